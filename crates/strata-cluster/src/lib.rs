@@ -1,0 +1,1 @@
+//! strata-cluster (in progress).

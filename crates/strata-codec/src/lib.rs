@@ -1,0 +1,1 @@
+//! Gorilla chunk codec (in progress).
