@@ -180,7 +180,7 @@ fn walk<'a>(bytes: &'a [u8], mut f: impl FnMut(BatchSeries<'a>)) -> Result<(u64,
     if version != VERSION {
         return Err(BatchError::Version(version));
     }
-    let mut uvarint = |rest: &mut &'a [u8]| -> Result<usize, BatchError> {
+    let uvarint = |rest: &mut &'a [u8]| -> Result<usize, BatchError> {
         let (v, n) = get_uvarint(rest).ok_or(BatchError::Malformed)?;
         *rest = &rest[n..];
         usize::try_from(v).map_err(|_| BatchError::Malformed)

@@ -22,6 +22,7 @@ pub mod labels;
 pub mod matcher;
 pub mod sample;
 pub mod sink;
+pub mod synth;
 
 pub use batch::{BatchError, BatchSeries, ShardBatch, ShardBatchBuilder};
 pub use error::ErrorKind;

@@ -86,8 +86,11 @@ pub struct QueryableError {
 pub trait Queryable: Send + Sync {
     /// Returns the series matching all `matchers` that have points in `[hints.mint, hints.maxt]`,
     /// sorted by labels.
-    fn select(&self, hints: &SelectHints, matchers: &[Matcher])
-    -> Result<Vec<Series>, QueryableError>;
+    fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, QueryableError>;
 
     /// Returns the sorted, unique label names of series in `[mint, maxt]` that match all
     /// `matchers` (all series when `matchers` is empty).

@@ -1,3 +1,29 @@
-//! The `strata` binary (in progress).
+//! The `strata` binary: parses the command line, installs logging, and starts the chosen role.
 
-fn main() {}
+mod bench;
+mod cli;
+mod server;
+mod telemetry;
+
+use clap::Parser;
+
+use crate::cli::{BenchCommand, Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init_logging(&cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("strata")
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => server::run(args).await,
+            Command::Bench(BenchCommand::Write(args)) => {
+                let report = bench::run_write_bench(args).await?;
+                println!("{report}");
+                Ok(())
+            }
+        }
+    })
+}

@@ -1,0 +1,477 @@
+//! The evaluator: walks the AST and produces, for every node, its value at every step.
+//!
+//! Every instant-vector node evaluates to one vector per step; range-vector nodes are only
+//! evaluated as function arguments, window by window, pulling samples from the store's
+//! iterators (see [`window`]). Memory therefore follows the samples inside the current windows
+//! plus the per-step results, never a selector's whole range.
+
+mod aggregate;
+mod binary;
+mod selector;
+mod subquery;
+pub(crate) mod window;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use promql_parser::parser::{AtModifier, Expr, Offset};
+use strata_model::{Labels, METRIC_NAME};
+
+/// Type-and-unit metadata labels, dropped together with the metric name.
+pub(crate) const TYPE_LABEL: &str = "__type__";
+/// See [`TYPE_LABEL`].
+pub(crate) const UNIT_LABEL: &str = "__unit__";
+
+/// Returns the labels without `__name__` and its companions `__type__` and `__unit__`.
+pub(crate) fn drop_metric_name(l: &Labels) -> Labels {
+    let mut out = l.clone();
+    out.retain(|x| x.name != METRIC_NAME && x.name != TYPE_LABEL && x.name != UNIT_LABEL);
+    out
+}
+
+use crate::annotations::Annotations;
+use crate::engine::EngineConfig;
+use crate::error::{Error, Result};
+use crate::value::{QueryResult, RangeSeries, Sample, Value};
+use crate::{FloatHistogram, Queryable};
+
+/// A sample value inside the evaluator.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum V {
+    /// A float.
+    F(f64),
+    /// A native histogram.
+    H(Arc<FloatHistogram>),
+}
+
+impl V {
+    pub(crate) fn float(&self) -> Option<f64> {
+        match self {
+            V::F(f) => Some(*f),
+            V::H(_) => None,
+        }
+    }
+}
+
+/// One element of an instant vector inside the evaluator.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Elem {
+    /// Shared so that a series' labels are not copied at every step.
+    pub(crate) labels: Arc<Labels>,
+    pub(crate) v: V,
+    /// Whether `__name__` must be removed before the result leaves the engine (delayed name
+    /// removal, so that `label_replace` and friends can still see it).
+    pub(crate) drop_name: bool,
+}
+
+/// A series of a range vector (subquery results, matrix selectors at the top level).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MSeries {
+    pub(crate) labels: Arc<Labels>,
+    pub(crate) points: Vec<crate::Point>,
+    pub(crate) drop_name: bool,
+}
+
+/// The value of a node at every step.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(Vec<f64>),
+    Vector(Vec<Vec<Elem>>),
+    Str(String),
+    /// A range vector evaluated at a single instant.
+    Matrix(Vec<MSeries>),
+}
+
+/// Time and cancellation limits of one query.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) cancel: Option<Arc<AtomicBool>>,
+    pub(crate) max_samples: usize,
+}
+
+/// Evaluation state of one query.
+pub(crate) struct Evaluator<'a> {
+    pub(crate) store: &'a dyn Queryable,
+    pub(crate) cfg: &'a EngineConfig,
+    pub(crate) limits: Limits,
+    /// Steps of the current evaluation level (a subquery changes them while it runs).
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) step: i64,
+    /// The query's own start and end, for `@ start()` and `@ end()`.
+    pub(crate) query_start: i64,
+    pub(crate) query_end: i64,
+    pub(crate) lookback: i64,
+    pub(crate) annos: Annotations,
+    /// Name of the range function whose argument is being selected, for [`SelectHints`].
+    ///
+    /// [`SelectHints`]: crate::SelectHints
+    pub(crate) select_func: Option<String>,
+    checks: u32,
+}
+
+impl std::fmt::Debug for Evaluator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("step", &self.step)
+            .finish()
+    }
+}
+
+/// Returns the signed offset of a modifier in milliseconds.
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+    }
+}
+
+/// Returns milliseconds since the epoch of a `SystemTime` (negative before it).
+pub(crate) fn system_time_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn new(
+        store: &'a dyn Queryable,
+        cfg: &'a EngineConfig,
+        limits: Limits,
+        start: i64,
+        end: i64,
+        step: i64,
+        lookback: i64,
+    ) -> Self {
+        Evaluator {
+            store,
+            cfg,
+            limits,
+            start,
+            end,
+            step: if step <= 0 { 1 } else { step },
+            query_start: start,
+            query_end: end,
+            lookback,
+            annos: Annotations::default(),
+            select_func: None,
+            checks: 0,
+        }
+    }
+
+    /// Returns the number of steps of the current level.
+    pub(crate) fn steps(&self) -> usize {
+        ((self.end - self.start) / self.step) as usize + 1
+    }
+
+    /// Returns the timestamp of step `i`.
+    pub(crate) fn ts(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+
+    /// Fails when the query ran out of time or was cancelled. Cheap: checks the clock rarely.
+    pub(crate) fn check(&mut self, during: &'static str) -> Result<()> {
+        self.checks = self.checks.wrapping_add(1);
+        if let Some(c) = &self.limits.cancel
+            && c.load(Ordering::Relaxed)
+        {
+            return Err(Error::Canceled(during));
+        }
+        if self.checks.is_multiple_of(64)
+            && let Some(d) = self.limits.deadline
+            && Instant::now() > d
+        {
+            return Err(Error::Timeout(during));
+        }
+        Ok(())
+    }
+
+    /// Fails when `n` samples exceed the query's limit.
+    pub(crate) fn check_samples(&self, n: usize) -> Result<()> {
+        if n > self.limits.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    /// Returns the reference time of a selector at step time `ts`, after `@` and `offset`.
+    pub(crate) fn ref_time(
+        &self,
+        ts: i64,
+        at: &Option<AtModifier>,
+        offset: &Option<Offset>,
+    ) -> i64 {
+        let base = match at {
+            None => ts,
+            Some(AtModifier::Start) => self.query_start,
+            Some(AtModifier::End) => self.query_end,
+            Some(AtModifier::At(t)) => system_time_ms(*t),
+        };
+        base - offset_ms(offset)
+    }
+
+    /// Evaluates the query's top expression and shapes the result.
+    pub(crate) fn run_top(&mut self, expr: &Expr) -> Result<QueryResult> {
+        let instant = self.start == self.end;
+        let val = self.eval(expr)?;
+        let value = match val {
+            Val::Scalar(v) => {
+                if instant {
+                    Value::Scalar {
+                        t: self.start,
+                        v: v.first().copied().unwrap_or(f64::NAN),
+                    }
+                } else {
+                    Value::Matrix(vec![RangeSeries {
+                        labels: Labels::empty(),
+                        floats: v
+                            .iter()
+                            .enumerate()
+                            .map(|(i, f)| (self.ts(i), *f))
+                            .collect(),
+                        histograms: vec![],
+                    }])
+                }
+            }
+            Val::Str(s) => {
+                if !instant {
+                    return Err(Error::BadData(
+                        "invalid expression type \"string\" for range query, must be Scalar or instant Vector".into(),
+                    ));
+                }
+                Value::String {
+                    t: self.start,
+                    v: s,
+                }
+            }
+            Val::Matrix(ms) => {
+                if !instant {
+                    return Err(Error::BadData(
+                        "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+                    ));
+                }
+                let mut out = Vec::with_capacity(ms.len());
+                for m in ms {
+                    let labels = if m.drop_name {
+                        drop_metric_name(&m.labels)
+                    } else {
+                        Arc::unwrap_or_clone(m.labels)
+                    };
+                    let mut rs = RangeSeries {
+                        labels,
+                        ..Default::default()
+                    };
+                    for p in m.points {
+                        match p.v {
+                            crate::PointValue::Float(f) => rs.floats.push((p.t, f)),
+                            crate::PointValue::Histogram(h) => rs.histograms.push((p.t, h)),
+                        }
+                    }
+                    out.push(rs);
+                }
+                check_unique(out.iter().map(|r| &r.labels))?;
+                out.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Value::Matrix(out)
+            }
+            Val::Vector(steps) => {
+                if instant {
+                    let v = steps.into_iter().next().unwrap_or_default();
+                    let out: Vec<Sample> = v
+                        .into_iter()
+                        .map(|e| {
+                            let labels = if e.drop_name {
+                                drop_metric_name(&e.labels)
+                            } else {
+                                Arc::unwrap_or_clone(e.labels)
+                            };
+                            let (f, h) = match e.v {
+                                V::F(f) => (f, None),
+                                V::H(h) => (0.0, Some(h)),
+                            };
+                            Sample {
+                                labels,
+                                t: self.start,
+                                f,
+                                h,
+                            }
+                        })
+                        .collect();
+                    check_unique(out.iter().map(|s| &s.labels))?;
+                    Value::Vector(out)
+                } else {
+                    Value::Matrix(self.steps_to_matrix(steps)?)
+                }
+            }
+        };
+        Ok(QueryResult {
+            value,
+            annotations: std::mem::take(&mut self.annos),
+        })
+    }
+
+    /// Turns per-step vectors into series, checking that no step holds a label set twice.
+    ///
+    /// Elements of one series usually share one `Arc<Labels>` across steps, so the series is
+    /// found by pointer first (the `Arc` is kept alive in the map, so addresses are not reused)
+    /// and only new pointers pay for name dropping and label hashing.
+    fn steps_to_matrix(&mut self, steps: Vec<Vec<Elem>>) -> Result<Vec<RangeSeries>> {
+        use std::collections::HashMap;
+        // Output labels -> (series index, labels before name removal): as in Prometheus, two
+        // different series that only differ by a removed name collide even at different steps.
+        let mut by_labels: HashMap<Labels, (usize, Arc<Labels>)> = HashMap::new();
+        let mut by_ptr: HashMap<(usize, bool), (Arc<Labels>, usize)> = HashMap::new();
+        let mut out: Vec<RangeSeries> = Vec::new();
+        for (i, v) in steps.into_iter().enumerate() {
+            let t = self.ts(i);
+            for e in v {
+                let key = (Arc::as_ptr(&e.labels) as usize, e.drop_name);
+                let idx = match by_ptr.get(&key) {
+                    Some((_, idx)) => *idx,
+                    None => {
+                        let labels = if e.drop_name {
+                            drop_metric_name(&e.labels)
+                        } else {
+                            (*e.labels).clone()
+                        };
+                        let idx = match by_labels.get(&labels) {
+                            Some((idx, pre)) => {
+                                if **pre != *e.labels {
+                                    return Err(Error::Execution(
+                                        "vector cannot contain metrics with the same labelset"
+                                            .into(),
+                                    ));
+                                }
+                                *idx
+                            }
+                            None => {
+                                out.push(RangeSeries {
+                                    labels: labels.clone(),
+                                    ..Default::default()
+                                });
+                                by_labels.insert(labels, (out.len() - 1, e.labels.clone()));
+                                out.len() - 1
+                            }
+                        };
+                        by_ptr.insert(key, (e.labels.clone(), idx));
+                        idx
+                    }
+                };
+                let rs = &mut out[idx];
+                let dup = rs.floats.last().is_some_and(|p| p.0 == t)
+                    || rs.histograms.last().is_some_and(|p| p.0 == t);
+                if dup {
+                    return Err(Error::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                match e.v {
+                    V::F(f) => rs.floats.push((t, f)),
+                    V::H(h) => rs.histograms.push((t, h)),
+                }
+            }
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    /// Evaluates any expression at every step of the current level.
+    pub(crate) fn eval(&mut self, expr: &Expr) -> Result<Val> {
+        self.check("query execution")?;
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; self.steps()])),
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr),
+            Expr::Unary(u) => {
+                let v = self.eval(&u.expr)?;
+                Ok(match v {
+                    Val::Scalar(s) => Val::Scalar(s.into_iter().map(|f| -f).collect()),
+                    Val::Vector(steps) => Val::Vector(
+                        steps
+                            .into_iter()
+                            .map(|v| {
+                                v.into_iter()
+                                    .map(|mut e| {
+                                        e.v = match e.v {
+                                            V::F(f) => V::F(-f),
+                                            V::H(h) => V::H(Arc::new(h.scaled(-1.0))),
+                                        };
+                                        e.drop_name = true;
+                                        e
+                                    })
+                                    .collect()
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                })
+            }
+            Expr::Binary(b) => self.eval_binary(b),
+            Expr::Aggregate(a) => self.eval_aggregate(a),
+            Expr::Call(c) => crate::functions::eval_call(self, c),
+            Expr::VectorSelector(vs) => self.eval_vector_selector(vs, false),
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+                let ts = self.start;
+                let mut w = self.range_windows(expr)?;
+                let mut out = Vec::new();
+                for i in 0..w.len() {
+                    let pts = w.window_at(i, ts).merged();
+                    if !pts.is_empty() {
+                        out.push(MSeries {
+                            labels: w.labels(i).clone(),
+                            points: pts,
+                            drop_name: w.drop_name(i),
+                        });
+                    }
+                }
+                Ok(Val::Matrix(out))
+            }
+            Expr::Extension(_) => Err(Error::BadData("unsupported expression extension".into())),
+        }
+    }
+
+    /// Evaluates an expression that must be an instant vector.
+    pub(crate) fn eval_vector(&mut self, expr: &Expr) -> Result<Vec<Vec<Elem>>> {
+        match self.eval(expr)? {
+            Val::Vector(v) => Ok(v),
+            _ => Err(Error::BadData("expected instant vector".into())),
+        }
+    }
+
+    /// Evaluates an expression that must be a scalar.
+    pub(crate) fn eval_scalar(&mut self, expr: &Expr) -> Result<Vec<f64>> {
+        match self.eval(expr)? {
+            Val::Scalar(v) => Ok(v),
+            _ => Err(Error::BadData("expected scalar".into())),
+        }
+    }
+}
+
+/// Fails when two series share a label set.
+fn check_unique<'l>(labels: impl Iterator<Item = &'l Labels>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for l in labels {
+        if !seen.insert(l) {
+            return Err(Error::Execution(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Returns the Prometheus name of an expression's type, as used in error messages.
+pub(crate) fn type_name(e: &Expr) -> &'static str {
+    use promql_parser::parser::value::ValueType;
+    match e.value_type() {
+        ValueType::Scalar => "scalar",
+        ValueType::String => "string",
+        ValueType::Vector => "instant vector",
+        ValueType::Matrix => "range vector",
+    }
+}

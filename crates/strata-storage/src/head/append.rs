@@ -1,0 +1,272 @@
+//! Applying a Raft entry to the head: series lookup and creation (with hash-collision
+//! ordinals), in-order appends with chunk cutting, duplicates, out-of-order samples.
+
+use strata_codec::XorAppender;
+use strata_model::{
+    BatchSeries, Labels, RejectReason, SampleRejection, SeriesId, ShardBatch, WriteOutcome,
+};
+
+use super::{ClosedChunk, Head, HeadSeries};
+use crate::error::{Error, Result};
+use crate::keys::SeriesRef;
+
+/// How many rejected samples an outcome names.
+pub(crate) const KEEP_REJECTIONS: usize = 8;
+
+/// Looks up the series registry: returns `(ordinal, canonical labels)` of every label set stored
+/// under a series id.
+pub(crate) type RegistryLookup<'a> = dyn FnMut(SeriesId) -> Result<Vec<(u8, Vec<u8>)>> + 'a;
+
+/// What happened to one sample.
+enum Verdict {
+    Appended,
+    Duplicate,
+    Rejected(RejectReason),
+}
+
+impl Head {
+    /// Applies one entry's batch. The caller has checked that `index` is new.
+    pub(crate) fn apply_batch(
+        &mut self,
+        index: u64,
+        batch: &ShardBatch,
+        registry: &mut RegistryLookup<'_>,
+    ) -> Result<WriteOutcome> {
+        let mut out = WriteOutcome::default();
+        let mut result = Ok(());
+        batch.for_each_series(|s| {
+            if result.is_ok() {
+                result = self.apply_series(index, s, registry, &mut out);
+            }
+        });
+        result?;
+        self.scalars.applied = index;
+        self.maybe_evict_idle();
+        Ok(out)
+    }
+
+    fn apply_series(
+        &mut self,
+        index: u64,
+        s: BatchSeries<'_>,
+        registry: &mut RegistryLookup<'_>,
+        out: &mut WriteOutcome,
+    ) -> Result<()> {
+        let mut slot = self.find(s.id.0, s.labels);
+        for sample in s.samples() {
+            let (t, v) = (sample.t, sample.v);
+            let verdict = match slot {
+                Some(i) => self.append_existing(i, t, v),
+                None => match self.check_new_series_sample(t) {
+                    Some(reason) => Verdict::Rejected(reason),
+                    None => {
+                        if Labels::decode_canonical(s.labels).is_err() {
+                            // Ingest validates labels, so this is a foreign or damaged entry.
+                            // Skipping is deterministic; failing would stop the shard forever.
+                            tracing::warn!(shard = %self.shard, index, "skipping series with malformed labels");
+                            out.rejected += s.sample_count() as u64;
+                            self.counters.samples_rejected += s.sample_count() as u64;
+                            return Ok(());
+                        }
+                        let r = self.choose_ref(s.id, s.labels, registry)?;
+                        slot = Some(self.insert(HeadSeries::new(s.labels, r, t, v)));
+                        self.counters.series_created += 1;
+                        Verdict::Appended
+                    }
+                },
+            };
+            match verdict {
+                Verdict::Appended => {
+                    out.appended += 1;
+                    self.counters.samples_appended += 1;
+                    self.scalars.watermark = self.scalars.watermark.max(t);
+                }
+                Verdict::Duplicate => {
+                    out.duplicates += 1;
+                    self.counters.samples_duplicate += 1;
+                }
+                Verdict::Rejected(reason) => {
+                    out.rejected += 1;
+                    self.counters.samples_rejected += 1;
+                    if out.first_rejections.len() < KEEP_REJECTIONS {
+                        let series = Labels::decode_canonical(s.labels)
+                            .map(|l| l.to_string())
+                            .unwrap_or_else(|_| format!("{{series id {}}}", s.id));
+                        out.first_rejections.push(SampleRejection {
+                            reason,
+                            series,
+                            timestamp_ms: t,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns why the first sample of a series not in the head is refused, if it is.
+    fn check_new_series_sample(&self, t: i64) -> Option<RejectReason> {
+        let too_old = self.scalars.watermark.saturating_sub(self.cfg.retention_ms);
+        // A series evicted from the head may return; its newest sample is at most the evict
+        // horizon, so anything up to the horizon could duplicate or precede flushed data.
+        (t < too_old || t <= self.scalars.evict_horizon).then_some(RejectReason::TooOld)
+    }
+
+    /// Picks the collision ordinal of a label set not in the head: the ordinal it already has
+    /// (in the retired list or the registry), else the smallest one no other label set uses.
+    fn choose_ref(
+        &self,
+        id: SeriesId,
+        labels: &[u8],
+        registry: &mut RegistryLookup<'_>,
+    ) -> Result<SeriesRef> {
+        let mut taken = [false; 256];
+        for slot in self.slots_of(id.0) {
+            if let Some(h) = self.get(slot) {
+                taken[h.r.ord as usize] = true;
+            }
+        }
+        for h in self.retired.iter().filter(|h| h.r.id == id) {
+            if &*h.labels == labels {
+                return Ok(h.r);
+            }
+            taken[h.r.ord as usize] = true;
+        }
+        for (ord, l) in registry(id)? {
+            if l == labels && !taken[ord as usize] {
+                return Ok(SeriesRef { id, ord });
+            }
+            taken[ord as usize] = true;
+        }
+        match taken.iter().position(|t| !t) {
+            Some(ord) => Ok(SeriesRef { id, ord: ord as u8 }),
+            None => Err(Error::TooManyCollisions {
+                shard: self.shard,
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    fn append_existing(&mut self, slot: u32, t: i64, v: f64) -> Verdict {
+        let cfg = self.cfg;
+        let too_old = self.scalars.watermark.saturating_sub(cfg.retention_ms);
+        let Some(s) = self.get_mut(slot) else {
+            return Verdict::Rejected(RejectReason::TooOld);
+        };
+        let Some((last_t, last_v)) = s.last() else {
+            return Verdict::Rejected(RejectReason::TooOld);
+        };
+        if t > last_t {
+            let cut = needs_cut(&s.open, t, &cfg);
+            if cut {
+                let chunk = std::mem::take(&mut s.open).to_chunk();
+                s.closed.push(ClosedChunk {
+                    chunk,
+                    ooo_seq: None,
+                    flushed: false,
+                });
+                s.seg = XorAppender::new();
+                s.segs_stale = true;
+                s.next_seg = 1;
+            }
+            s.open.append(t, v);
+            s.seg.append(t, v);
+            if cut {
+                self.counters.chunks_cut += 1;
+            }
+            return Verdict::Appended;
+        }
+        if t == last_t {
+            return if v.to_bits() == last_v.to_bits() {
+                Verdict::Duplicate
+            } else {
+                Verdict::Rejected(RejectReason::DuplicateTimestamp)
+            };
+        }
+        if t < too_old {
+            return Verdict::Rejected(RejectReason::TooOld);
+        }
+        if t < last_t.saturating_sub(cfg.ooo_window_ms) || cfg.ooo_window_ms == 0 {
+            return Verdict::Rejected(RejectReason::OutOfOrder);
+        }
+        match s.find_sample(t) {
+            Some(bits) if bits == v.to_bits() => Verdict::Duplicate,
+            Some(_) => Verdict::Rejected(RejectReason::DuplicateTimestamp),
+            None => {
+                let buf = s.ooo.get_or_insert_with(Default::default);
+                let i = buf.partition_point(|x| x.0 < t);
+                buf.insert(i, (t, v));
+                Verdict::Appended
+            }
+        }
+    }
+}
+
+/// Returns whether the open chunk must be cut before appending a sample at `t`.
+///
+/// Cutting depends only on the chunk's content, so a head rebuilt from segments cuts exactly
+/// where the original did.
+pub(crate) fn needs_cut(open: &XorAppender, t: i64, cfg: &super::HeadConfig) -> bool {
+    let Some(mint) = open.min_time() else {
+        return false;
+    };
+    open.num_samples() >= cfg.chunk_max_samples
+        || open.is_full()
+        || open.size_bytes() >= cfg.chunk_max_bytes
+        || t.saturating_sub(mint) >= cfg.chunk_max_range_ms
+        || cfg.partition(t) != cfg.partition(mint)
+}
+
+impl HeadSeries {
+    /// Returns a new head series holding one sample.
+    pub(crate) fn new(labels: &[u8], r: SeriesRef, t: i64, v: f64) -> Self {
+        let mut open = XorAppender::new();
+        open.append(t, v);
+        let mut seg = XorAppender::new();
+        seg.append(t, v);
+        HeadSeries {
+            labels: labels.into(),
+            r,
+            incarnation: 0,
+            open,
+            seg,
+            closed: Vec::new(),
+            ooo: None,
+            next_seg: 1,
+            segs_stale: false,
+            persisted: false,
+            posted_partition: None,
+        }
+    }
+
+    /// Returns the value bits of the in-memory sample at `t`, if there is one.
+    fn find_sample(&self, t: i64) -> Option<u64> {
+        if let Some(o) = &self.ooo {
+            if let Ok(i) = o.binary_search_by_key(&t, |x| x.0) {
+                return Some(o[i].1.to_bits());
+            }
+        }
+        let in_range = |mint: Option<i64>, maxt: Option<i64>| {
+            mint.is_some_and(|m| m <= t) && maxt.is_some_and(|m| t <= m)
+        };
+        if in_range(self.open.min_time(), self.open.max_time()) {
+            let mut it = self.open.iter();
+            if let Some((st, sv)) = it.seek(t) {
+                if st == t {
+                    return Some(sv.to_bits());
+                }
+            }
+        }
+        for c in &self.closed {
+            if in_range(Some(c.chunk.min_time()), Some(c.chunk.max_time())) {
+                let mut it = c.chunk.iter();
+                if let Some((st, sv)) = it.seek(t) {
+                    if st == t {
+                        return Some(sv.to_bits());
+                    }
+                }
+            }
+        }
+        None
+    }
+}

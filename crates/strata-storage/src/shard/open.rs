@@ -1,0 +1,159 @@
+//! Opening a shard: the persisted scalars, the partitions on disk, and the head rebuilt from its
+//! label records and segments.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
+
+use strata_codec::{Chunk, XorAppender};
+use strata_model::{Labels, ShardId};
+
+use super::{FlushCounters, Shard, disk};
+use crate::config::StorageConfig;
+use crate::db::{CF_HEAD, CF_META, CF_POSTINGS, Db};
+use crate::error::{Error, Result};
+use crate::head::{Head, HeadConfig, HeadSeries, Scalars};
+use crate::keys::{self, META_STATE, SeriesRef};
+
+impl Shard {
+    /// Opens shard `shard` in `db`: loads the durable index and rebuilds the head from the
+    /// records of the last flush. The caller then replays the Raft entries after
+    /// [`Shard::durable_index`].
+    pub fn open(db: Arc<Db>, shard: ShardId, config: StorageConfig) -> Result<Shard> {
+        config.validate()?;
+        let corrupt = |what: &'static str, detail: String| Error::Corrupt {
+            shard,
+            what,
+            detail,
+        };
+        let meta = db
+            .raw()
+            .get_cf(db.cf(CF_META)?, keys::meta_key(shard, META_STATE))
+            .map_err(Error::rocks("read"))?;
+        let scalars = match meta {
+            Some(b) => Scalars::decode(&b).ok_or_else(|| corrupt("shard state", "bad length".into()))?,
+            None => Scalars::default(),
+        };
+        let mut head = Head::new(shard, HeadConfig::new(&config), scalars);
+        recover_head(&db, shard, &mut head)?;
+        let partitions = scan_partitions(&db, shard)?;
+        tracing::info!(
+            shard = %shard,
+            durable_index = scalars.applied,
+            head_series = head.live_series(),
+            partitions = partitions.len(),
+            "shard opened"
+        );
+        Ok(Shard {
+            db,
+            id: shard,
+            config,
+            head: RwLock::new(head),
+            partitions: RwLock::new(partitions),
+            flush_lock: Mutex::new(()),
+            poisoned: AtomicBool::new(false),
+            durable: AtomicU64::new(scalars.applied),
+            applied: AtomicU64::new(scalars.applied),
+            flushed: FlushCounters::default(),
+        })
+    }
+}
+
+/// Returns the partitions that have postings, seeking from one partition to the next.
+fn scan_partitions(db: &Db, shard: ShardId) -> Result<BTreeSet<i64>> {
+    let mut out = BTreeSet::new();
+    let prefix = keys::shard_prefix(shard);
+    disk::scan_distinct(db, CF_POSTINGS, None, &prefix, |k| {
+        let p = keys::read_i64(&k[4..]).ok_or_else(|| Error::Corrupt {
+            shard,
+            what: "postings key",
+            detail: "short".into(),
+        })?;
+        out.insert(p);
+        Ok(p.checked_add(1).map(|n| keys::partition_prefix(shard, n)))
+    })?;
+    Ok(out)
+}
+
+/// The records of one head series while scanning.
+struct Pending {
+    r: SeriesRef,
+    labels: Option<Vec<u8>>,
+    open: XorAppender,
+    last_seq: u32,
+}
+
+fn recover_head(db: &Db, shard: ShardId, head: &mut Head) -> Result<()> {
+    let prefix = keys::shard_prefix(shard);
+    let mut cur: Option<Pending> = None;
+    let mut dropped = 0u64;
+    let corrupt = |detail: String| Error::Corrupt {
+        shard,
+        what: "head record",
+        detail,
+    };
+    disk::scan_prefix(db, CF_HEAD, None, &prefix, true, |k, v| {
+        let (r, seq) = keys::parse_head_key(k).ok_or_else(|| corrupt("bad key".into()))?;
+        if cur.as_ref().is_some_and(|p| p.r != r) {
+            if let Some(p) = cur.take() {
+                dropped += u64::from(!finish(head, p));
+            }
+        }
+        let p = cur.get_or_insert_with(|| Pending {
+            r,
+            labels: None,
+            open: XorAppender::new(),
+            last_seq: 0,
+        });
+        if seq == keys::HEAD_LABELS_SEQ {
+            Labels::decode_canonical(v).map_err(|e| corrupt(format!("labels of {}: {e}", r.id)))?;
+            p.labels = Some(v.to_vec());
+        } else {
+            let seg = Chunk::from_xor(v.to_vec())
+                .map_err(|e| corrupt(format!("segment {seq} of {}: {e}", r.id)))?;
+            let mut it = seg.iter();
+            for (t, val) in it.by_ref() {
+                p.open
+                    .try_append(t, val)
+                    .map_err(|e| corrupt(format!("segment {seq} of {}: {e}", r.id)))?;
+            }
+            if let Some(e) = it.error() {
+                return Err(corrupt(format!("segment {seq} of {}: {e}", r.id)));
+            }
+            p.last_seq = seq;
+        }
+        Ok(true)
+    })?;
+    if let Some(p) = cur.take() {
+        dropped += u64::from(!finish(head, p));
+    }
+    if dropped > 0 {
+        tracing::warn!(shard = %shard, dropped, "ignored head records without labels or samples");
+    }
+    Ok(())
+}
+
+/// Inserts a recovered series; returns false when its records were incomplete.
+fn finish(head: &mut Head, p: Pending) -> bool {
+    let Some(labels) = p.labels else {
+        return false;
+    };
+    if p.open.num_samples() == 0 {
+        return false;
+    }
+    let s = HeadSeries {
+        labels: labels.into_boxed_slice(),
+        r: p.r,
+        incarnation: 0,
+        open: p.open,
+        seg: XorAppender::new(),
+        closed: Vec::new(),
+        ooo: None,
+        next_seg: p.last_seq + 1,
+        segs_stale: false,
+        persisted: true,
+        posted_partition: None,
+    };
+    head.insert(s);
+    true
+}

@@ -1,0 +1,16 @@
+//! Logging setup: the only place a tracing subscriber is installed.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs a `RUST_LOG`-style filtered subscriber (default `info`) writing text or JSON to stderr.
+pub fn init_logging(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `strata` binary as a process on loopback, driven over HTTP and by
+//! real Prometheus, node_exporter and promtool processes (fetched by `scripts/fetch-peers`).
+
+#![allow(missing_docs, unreachable_pub)]
+
+mod harness;
+
+mod bad_input;
+mod crash;
+mod prometheus_roundtrip;
