@@ -7,4 +7,7 @@ mod harness;
 
 mod bad_input;
 mod crash;
+mod differential;
+mod grafana;
 mod prometheus_roundtrip;
+mod promtool;

@@ -1,7 +1,9 @@
 //! The HTTP surface of Strata: Prometheus remote write 1.0 (`POST /api/v1/write`), remote read
-//! (`POST /api/v1/read`, samples and streamed XOR chunks), `/-/healthy`, `/-/ready` and
-//! `/metrics`, plus the one table that turns an [`strata_model::ErrorKind`] into an HTTP status
-//! and a Prometheus `errorType` ([`status_for_kind`]).
+//! (`POST /api/v1/read`, samples and streamed XOR chunks), the Prometheus 3.5 HTTP query API
+//! (`/api/v1/query`, `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels`,
+//! `/api/v1/label/<name>/values`, `/api/v1/metadata`, status endpoints, …), `/-/healthy`,
+//! `/-/ready` and `/metrics`, plus the one table that turns an [`strata_model::ErrorKind`] into
+//! an HTTP status and a Prometheus `errorType` ([`status_for_kind`]).
 //!
 //! The crate knows nothing of storage or clustering: writes go to a
 //! [`strata_model::WriteSink`], reads to a [`strata_promql::Queryable`], readiness to a probe
@@ -15,7 +17,10 @@
 //!   request must not be retried (bad data, or samples refused after the rest were stored);
 //!   5xx and 429 only for retryable sink failures;
 //! - series are hashed and routed exactly as `strata_model::Labels` would: the canonical label
-//!   bytes are built from the request's label slices, so `SeriesId`s agree everywhere.
+//!   bytes are built from the request's label slices, so `SeriesId`s agree everywhere;
+//! - query API answers use Prometheus' exact JSON (float strings in Go's shortest form,
+//!   timestamps as float seconds) and are serialized straight into the response body, never
+//!   through a `serde_json::Value`; every answer size is bounded by an [`ApiLimits`] field.
 //!
 //! Key design choice: remote write is decoded by a zero-copy protobuf reader
 //! ([`strata_proto::WriteRequestReader`]). Label names and values stay `&[u8]` slices of the

@@ -109,6 +109,10 @@ pub(crate) struct Evaluator<'a> {
     ///
     /// [`SelectHints`]: crate::SelectHints
     pub(crate) select_func: Option<String>,
+    /// Time at which `@` offsets were last computed (see [`Evaluator::selector_ref_time`]).
+    pub(crate) at_adjust_time: i64,
+    /// Offsets of the subqueries entered since then, in milliseconds.
+    pub(crate) at_shift: i64,
     checks: u32,
 }
 
@@ -161,6 +165,8 @@ impl<'a> Evaluator<'a> {
             lookback,
             annos: Annotations::default(),
             select_func: None,
+            at_adjust_time: start,
+            at_shift: 0,
             checks: 0,
         }
     }
@@ -214,6 +220,25 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::At(t)) => system_time_ms(*t),
         };
         base - offset_ms(offset)
+    }
+
+    /// Returns the reference time of a selector (not a subquery) at step time `ts`. With `@`,
+    /// this reproduces Prometheus 3.5's offset bookkeeping: `@` is turned into an offset from
+    /// the time the offsets were last computed, minus the offsets of the subqueries entered
+    /// since, so a subquery whose first step is the enclosing level's start shifts the `@`
+    /// inside it by the subquery's offset.
+    pub(crate) fn selector_ref_time(
+        &self,
+        ts: i64,
+        at: &Option<AtModifier>,
+        offset: &Option<Offset>,
+    ) -> i64 {
+        let r = self.ref_time(ts, at, offset);
+        if at.is_some() {
+            r + (self.start - self.at_adjust_time) + self.at_shift
+        } else {
+            r
+        }
     }
 
     /// Evaluates the query's top expression and shapes the result.
@@ -315,54 +340,42 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    /// Turns per-step vectors into series, checking that no step holds a label set twice.
+    /// Turns per-step vectors into series, as Prometheus does: a series is identified by its
+    /// labels *before* pending name removal, its removal flag is the one of its first sample, and
+    /// two series whose labels coincide after removal are an error even if they never share a
+    /// step.
     ///
     /// Elements of one series usually share one `Arc<Labels>` across steps, so the series is
-    /// found by pointer first (the `Arc` is kept alive in the map, so addresses are not reused)
-    /// and only new pointers pay for name dropping and label hashing.
+    /// found by pointer first (the map keeps the `Arc` alive, so addresses are not reused).
     fn steps_to_matrix(&mut self, steps: Vec<Vec<Elem>>) -> Result<Vec<RangeSeries>> {
         use std::collections::HashMap;
-        // Output labels -> (series index, labels before name removal): as in Prometheus, two
-        // different series that only differ by a removed name collide even at different steps.
-        let mut by_labels: HashMap<Labels, (usize, Arc<Labels>)> = HashMap::new();
-        let mut by_ptr: HashMap<(usize, bool), (Arc<Labels>, usize)> = HashMap::new();
-        let mut out: Vec<RangeSeries> = Vec::new();
+        let mut by_labels: HashMap<Arc<Labels>, usize> = HashMap::new();
+        let mut by_ptr: HashMap<usize, (Arc<Labels>, usize)> = HashMap::new();
+        let mut series: Vec<(Arc<Labels>, bool, RangeSeries)> = Vec::new();
         for (i, v) in steps.into_iter().enumerate() {
             let t = self.ts(i);
             for e in v {
-                let key = (Arc::as_ptr(&e.labels) as usize, e.drop_name);
-                let idx = match by_ptr.get(&key) {
+                let ptr = Arc::as_ptr(&e.labels) as usize;
+                let idx = match by_ptr.get(&ptr) {
                     Some((_, idx)) => *idx,
                     None => {
-                        let labels = if e.drop_name {
-                            drop_metric_name(&e.labels)
-                        } else {
-                            (*e.labels).clone()
-                        };
-                        let idx = match by_labels.get(&labels) {
-                            Some((idx, pre)) => {
-                                if **pre != *e.labels {
-                                    return Err(Error::Execution(
-                                        "vector cannot contain metrics with the same labelset"
-                                            .into(),
-                                    ));
-                                }
-                                *idx
-                            }
+                        let idx = match by_labels.get(&e.labels) {
+                            Some(&idx) => idx,
                             None => {
-                                out.push(RangeSeries {
-                                    labels: labels.clone(),
-                                    ..Default::default()
-                                });
-                                by_labels.insert(labels, (out.len() - 1, e.labels.clone()));
-                                out.len() - 1
+                                series.push((
+                                    e.labels.clone(),
+                                    e.drop_name,
+                                    RangeSeries::default(),
+                                ));
+                                by_labels.insert(e.labels.clone(), series.len() - 1);
+                                series.len() - 1
                             }
                         };
-                        by_ptr.insert(key, (e.labels.clone(), idx));
+                        by_ptr.insert(ptr, (e.labels.clone(), idx));
                         idx
                     }
                 };
-                let rs = &mut out[idx];
+                let rs = &mut series[idx].2;
                 let dup = rs.floats.last().is_some_and(|p| p.0 == t)
                     || rs.histograms.last().is_some_and(|p| p.0 == t);
                 if dup {
@@ -376,7 +389,23 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
+        let mut out: Vec<RangeSeries> = series
+            .into_iter()
+            .map(|(labels, drop, mut rs)| {
+                rs.labels = if drop {
+                    drop_metric_name(&labels)
+                } else {
+                    Arc::unwrap_or_clone(labels)
+                };
+                rs
+            })
+            .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        if out.windows(2).any(|w| w[0].labels == w[1].labels) {
+            return Err(Error::Execution(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
+        }
         Ok(out)
     }
 

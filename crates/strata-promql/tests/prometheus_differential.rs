@@ -10,6 +10,9 @@
 //! `$STRATA_PEERS_DIR/bin`); they are fetched when missing, never skipped.
 //! `STRATA_DIFF_SEEDS=1,2,3` and `STRATA_DIFF_QUERIES=300` widen the search.
 //!
+//! `exp` and vector `^` are not generated: Go's and Rust's libm differ in the last bit there,
+//! and `%` or calendar functions over such huge values turn that bit into visible differences.
+//!
 //! Query shapes whose result is not deterministic in Prometheus itself are not generated:
 //! `topk`/`bottomk`/`limitk` between equal values (the choice depends on Go map order) appear
 //! only under `count()`.
@@ -395,7 +398,7 @@ fn vector(r: &mut Rng, depth: usize) -> String {
     if x < 82 {
         let (a, b) = (vector(r, depth + 1), vector(r, depth + 1));
         let op = r.pick(&[
-            "+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless",
+            "+", "-", "*", "/", "%", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless",
             "atan2",
         ]);
         let set = matches!(op, "and" | "or" | "unless");
@@ -472,7 +475,7 @@ fn vector(r: &mut Rng, depth: usize) -> String {
                 "ceil",
                 "floor",
                 "sqrt",
-                "exp",
+                "log2",
                 "ln",
                 "sgn",
                 "minute",

@@ -168,6 +168,10 @@ impl ShardGroup {
                     message: e.to_string(),
                 })
             }
+            Err(RaftError::Fatal(openraft::error::Fatal::Stopped)) => Err(WriteError::Unavailable {
+                group,
+                message: "raft stopped".into(),
+            }),
             Err(RaftError::Fatal(e)) => Err(WriteError::Fatal {
                 group,
                 message: e.to_string(),

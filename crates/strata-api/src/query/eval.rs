@@ -14,11 +14,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use promql_parser::parser::Expr;
-use strata_promql::{QueryOpts, QueryResult, Value};
+use strata_promql::{QueryOpts, QueryResult, RangeSeries, Value};
 
 use super::json::JsonBuf;
 use super::params::{Params, invalid_param, parse_duration_ns};
-use super::respond::{finish, success};
+use super::respond::{STREAM_ABOVE_BYTES, finish, success, success_streamed};
 use crate::error::{Error, Result};
 use crate::state::ApiState;
 
@@ -132,7 +132,9 @@ async fn range(
         .max(1);
     let prepared = prepare(state, &p, limit)?;
     run(state, prepared, move |engine, q, expr, opts| {
-        engine.range_query_expr(q, expr, start, end, step_ms, opts)
+        let mut r = engine.range_query_expr(q, expr, start, end, step_ms, opts)?;
+        r.value = as_matrix(r.value);
+        Ok(r)
     })
     .await
 }
@@ -222,8 +224,41 @@ where
     let infos = result.infos();
     let capacity = estimate_size(&result.value);
     let timings = stats.then_some((queue_time, eval_time, queued.elapsed()));
-    let data = |b: &mut JsonBuf| write_query_data(b, &result.value, timings);
-    Ok(success(capacity, Some(&data), &warnings, &infos))
+    let value = result.value;
+    if capacity > STREAM_ABOVE_BYTES {
+        let data = move |b: &mut JsonBuf| write_query_data(b, value, timings);
+        return Ok(success_streamed(data, warnings, infos));
+    }
+    let data = |b: &mut JsonBuf| write_query_data(b, value, timings);
+    Ok(success(capacity, data, &warnings, &infos))
+}
+
+/// Returns a range query's value as a matrix, as Prometheus always answers range queries with
+/// one (the engine may hand back a vector or scalar when `start == end`).
+fn as_matrix(v: Value) -> Value {
+    match v {
+        Value::Vector(samples) => Value::Matrix(
+            samples
+                .into_iter()
+                .map(|s| {
+                    let mut r = RangeSeries {
+                        labels: s.labels,
+                        ..RangeSeries::default()
+                    };
+                    match s.h {
+                        Some(h) => r.histograms.push((s.t, h)),
+                        None => r.floats.push((s.t, s.f)),
+                    }
+                    r
+                })
+                .collect(),
+        ),
+        Value::Scalar { t, v } => Value::Matrix(vec![RangeSeries {
+            floats: vec![(t, v)],
+            ..RangeSeries::default()
+        }]),
+        other => other,
+    }
 }
 
 /// Cuts a vector or matrix to `limit` series; returns whether anything was cut.
@@ -257,7 +292,7 @@ fn estimate_size(v: &Value) -> usize {
 /// Writes `{"resultType":…,"result":…}` and, when asked, the timing statistics.
 fn write_query_data(
     b: &mut JsonBuf,
-    value: &Value,
+    value: Value,
     timings: Option<(Duration, Duration, Duration)>,
 ) {
     b.raw("{\"resultType\":");
@@ -278,20 +313,24 @@ fn write_query_data(
     b.raw("}");
 }
 
-/// Writes a query value in Prometheus' JSON form.
-pub(crate) fn write_value(b: &mut JsonBuf, value: &Value) {
+/// Writes a query value in Prometheus' JSON form, dropping each series once written and
+/// handing full chunks to a streaming buffer; stops early if the client went away.
+pub(crate) fn write_value(b: &mut JsonBuf, value: Value) {
     match value {
-        Value::Scalar { t, v } => b.point(*t, *v),
+        Value::Scalar { t, v } => b.point(t, v),
         Value::String { t, v } => {
             b.raw("[");
-            b.timestamp(*t);
+            b.timestamp(t);
             b.raw(",");
-            b.string(v);
+            b.string(&v);
             b.raw("]");
         }
         Value::Vector(samples) => {
             b.raw("[");
-            for (i, s) in samples.iter().enumerate() {
+            for (i, s) in samples.into_iter().enumerate() {
+                if b.is_gone() {
+                    return;
+                }
                 if i > 0 {
                     b.raw(",");
                 }
@@ -308,12 +347,16 @@ pub(crate) fn write_value(b: &mut JsonBuf, value: &Value) {
                     }
                 }
                 b.raw("}");
+                b.checkpoint();
             }
             b.raw("]");
         }
         Value::Matrix(series) => {
             b.raw("[");
-            for (i, s) in series.iter().enumerate() {
+            for (i, s) in series.into_iter().enumerate() {
+                if b.is_gone() {
+                    return;
+                }
                 if i > 0 {
                     b.raw(",");
                 }
@@ -326,6 +369,9 @@ pub(crate) fn write_value(b: &mut JsonBuf, value: &Value) {
                             b.raw(",");
                         }
                         b.point(*t, *v);
+                        if j % 1024 == 1023 {
+                            b.checkpoint();
+                        }
                     }
                     b.raw("]");
                 }
@@ -340,6 +386,7 @@ pub(crate) fn write_value(b: &mut JsonBuf, value: &Value) {
                     b.raw("]");
                 }
                 b.raw("}");
+                b.checkpoint();
             }
             b.raw("]");
         }

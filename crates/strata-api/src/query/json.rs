@@ -7,13 +7,21 @@
 
 use std::fmt::Write as _;
 
+use bytes::Bytes;
 use strata_model::Labels;
 use strata_promql::FloatHistogram;
+use tokio::sync::mpsc;
 
-/// A JSON response body under construction.
+/// Size of the chunks a streamed answer is sent in.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// A JSON response body under construction: either one buffer, or (streaming) a buffer that
+/// [`JsonBuf::checkpoint`] hands to the connection in chunks of about 64 KiB.
 #[derive(Debug, Default)]
 pub(crate) struct JsonBuf {
     out: String,
+    tx: Option<mpsc::Sender<Bytes>>,
+    gone: bool,
 }
 
 impl JsonBuf {
@@ -21,6 +29,49 @@ impl JsonBuf {
     pub(crate) fn with_capacity(cap: usize) -> Self {
         JsonBuf {
             out: String::with_capacity(cap),
+            ..JsonBuf::default()
+        }
+    }
+
+    /// Returns a streaming buffer that sends its chunks to `tx`. Only for blocking threads:
+    /// sending waits for the connection to take the previous chunks.
+    pub(crate) fn streaming(tx: mpsc::Sender<Bytes>) -> Self {
+        JsonBuf {
+            out: String::with_capacity(CHUNK_BYTES + 4096),
+            tx: Some(tx),
+            gone: false,
+        }
+    }
+
+    /// Sends the buffered bytes if this is a streaming buffer holding a full chunk.
+    pub(crate) fn checkpoint(&mut self) {
+        if self.out.len() >= CHUNK_BYTES {
+            self.send();
+        }
+    }
+
+    /// Returns whether the client went away (a streaming buffer's receiver was dropped), so
+    /// producers can stop early.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone
+    }
+
+    /// Sends whatever is buffered (streaming) and ends the stream.
+    pub(crate) fn finish(mut self) {
+        self.send();
+    }
+
+    fn send(&mut self) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        if self.out.is_empty() || self.gone {
+            self.out.clear();
+            return;
+        }
+        let chunk = std::mem::replace(&mut self.out, String::with_capacity(CHUNK_BYTES + 4096));
+        if tx.blocking_send(Bytes::from(chunk)).is_err() {
+            self.gone = true;
         }
     }
 

@@ -18,7 +18,7 @@ use strata_promql::{Queryable, SelectHints};
 
 use super::json::JsonBuf;
 use super::params::{MAX_TIME_MS, MIN_TIME_MS, Params, go_quote, invalid_param};
-use super::respond::{finish, success};
+use super::respond::{STREAM_ABOVE_BYTES, finish, success, success_streamed};
 use crate::error::{Error, Result};
 use crate::state::ApiState;
 
@@ -114,8 +114,9 @@ async fn series_inner(
     let found = tokio::task::spawn_blocking(move || select_series(&*queryable, start, end, &sets))
         .await
         .map_err(|e| Error::Internal(format!("series task failed: {e}")))??;
+    let mut found = found;
     let mut warnings = Vec::new();
-    let shown = if found.len() > cap {
+    if found.len() > cap {
         if !truncates {
             return Err(Error::LimitExceeded(format!(
                 "series limit exceeded: more than {cap} series match (max-series-per-request); \
@@ -123,21 +124,27 @@ async fn series_inner(
             )));
         }
         warnings.push(TRUNCATED.to_owned());
-        &found[..cap]
-    } else {
-        &found[..]
-    };
-    let data = |b: &mut JsonBuf| {
+        found.truncate(cap);
+    }
+    let estimate = found.len() * 80;
+    let data = move |b: &mut JsonBuf| {
         b.raw("[");
-        for (i, l) in shown.iter().enumerate() {
+        for (i, l) in found.into_iter().enumerate() {
+            if b.is_gone() {
+                return;
+            }
             if i > 0 {
                 b.raw(",");
             }
-            b.labels(l);
+            b.labels(&l);
+            b.checkpoint();
         }
         b.raw("]");
     };
-    Ok(success(shown.len() * 80, Some(&data), &warnings, &[]))
+    if estimate > STREAM_ABOVE_BYTES {
+        return Ok(success_streamed(data, warnings, Vec::new()));
+    }
+    Ok(success(estimate, data, &warnings, &[]))
 }
 
 /// Returns the sorted, unique label sets of the series matching any of `sets`.
@@ -207,8 +214,9 @@ async fn labels_inner(
     })
     .await
     .map_err(|e| Error::Internal(format!("labels task failed: {e}")))??;
+    let mut found = found;
     let mut warnings = Vec::new();
-    let shown = if found.len() > cap {
+    if found.len() > cap {
         if !truncates {
             return Err(Error::LimitExceeded(format!(
                 "label limit exceeded: more than {cap} results (max-label-values-per-request); \
@@ -216,21 +224,27 @@ async fn labels_inner(
             )));
         }
         warnings.push(TRUNCATED.to_owned());
-        &found[..cap]
-    } else {
-        &found[..]
-    };
-    let data = |b: &mut JsonBuf| {
+        found.truncate(cap);
+    }
+    let estimate = found.iter().map(|v| v.len() + 3).sum::<usize>();
+    let data = move |b: &mut JsonBuf| {
         b.raw("[");
-        for (i, v) in shown.iter().enumerate() {
+        for (i, v) in found.into_iter().enumerate() {
+            if b.is_gone() {
+                return;
+            }
             if i > 0 {
                 b.raw(",");
             }
-            b.string(v);
+            b.string(&v);
+            b.checkpoint();
         }
         b.raw("]");
     };
-    Ok(success(shown.len() * 24, Some(&data), &warnings, &[]))
+    if estimate > STREAM_ABOVE_BYTES {
+        return Ok(success_streamed(data, warnings, Vec::new()));
+    }
+    Ok(success(estimate, data, &warnings, &[]))
 }
 
 /// Undoes Prometheus 3's `U__` value-encoding escape of a label name in a URL path

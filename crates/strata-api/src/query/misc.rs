@@ -67,7 +67,7 @@ pub(crate) async fn metadata(
             });
             b.raw("}");
         };
-        Ok(success(1024, Some(&data), &[], &[]))
+        Ok(success(1024, data, &[], &[]))
     }
     .await;
     finish(&state, "metadata", start, result)
@@ -105,7 +105,7 @@ pub(crate) async fn query_exemplars(
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         let data = |b: &mut JsonBuf| b.raw("[]");
-        Ok(success(64, Some(&data), &[], &[]))
+        Ok(success(64, data, &[], &[]))
     }
     .await;
     finish(&state, "query_exemplars", start, result)
@@ -147,7 +147,7 @@ pub(crate) async fn format_query(
             .map_err(|e| invalid_param("query", &e.to_string()))?;
         let pretty = expr.prettify();
         let data = |b: &mut JsonBuf| b.string(&pretty);
-        Ok(success(pretty.len() + 64, Some(&data), &[], &[]))
+        Ok(success(pretty.len() + 64, data, &[], &[]))
     }
     .await;
     finish(&state, "format_query", start, result)
@@ -173,11 +173,49 @@ pub(crate) async fn parse_query(
         .await?;
         let expr = strata_promql::parse(p.get("query"))
             .map_err(|e| invalid_param("query", &e.to_string()))?;
-        let tree = serde_json::to_string(&expr)
+        let mut tree = serde_json::to_value(&expr)
             .map_err(|e| Error::Internal(format!("serializing syntax tree: {e}")))?;
+        to_prometheus_tree(&mut tree);
+        let tree = tree.to_string();
         let data = |b: &mut JsonBuf| b.raw(&tree);
-        Ok(success(tree.len() + 64, Some(&data), &[], &[]))
+        Ok(success(tree.len() + 64, data, &[], &[]))
     }
     .await;
     finish(&state, "parse_query", start, result)
+}
+
+/// Brings promql-parser's serialized tree to Prometheus' `parse_query` form: appends the
+/// `__name__="<name>"` matcher that Prometheus' parser adds to every selector with a metric
+/// name (promql-parser keeps it apart), and drops the fields Prometheus does not have
+/// (`experimental` of functions, `fillValues` of vector matching).
+fn to_prometheus_tree(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            if o.contains_key("argTypes") {
+                o.remove("experimental");
+            }
+            if o.contains_key("card") {
+                o.remove("fillValues");
+            }
+            let is_selector = matches!(
+                o.get("type").and_then(|t| t.as_str()),
+                Some("vectorSelector" | "matrixSelector")
+            );
+            if is_selector
+                && let Some(name) = o.get("name").and_then(|n| n.as_str()).map(str::to_owned)
+                && !name.is_empty()
+                && let Some(serde_json::Value::Array(ms)) = o.get_mut("matchers")
+            {
+                let has = ms.iter().any(|m| m["name"] == "__name__");
+                if !has {
+                    ms.push(serde_json::json!({"name": "__name__", "type": "=", "value": name}));
+                }
+            }
+            for child in o.values_mut() {
+                to_prometheus_tree(child);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(to_prometheus_tree),
+        _ => {}
+    }
 }

@@ -34,12 +34,7 @@ pub(crate) async fn buildinfo(State(state): State<ApiState>) -> Response {
         b.string(concat!("strata-", env!("CARGO_PKG_VERSION")));
         b.raw(",\"branch\":\"strata\",\"buildUser\":\"strata\",\"buildDate\":\"\",\"goVersion\":\"none (strata is written in rust)\"}");
     };
-    finish(
-        &state,
-        "buildinfo",
-        start,
-        Ok(success(256, Some(&data), &[], &[])),
-    )
+    finish(&state, "buildinfo", start, Ok(success(256, data, &[], &[])))
 }
 
 /// Handles `GET /api/v1/status/flags`: the query settings under Prometheus' flag names.
@@ -80,12 +75,7 @@ pub(crate) async fn flags(State(state): State<ApiState>) -> Response {
         }
         b.raw("}");
     };
-    finish(
-        &state,
-        "flags",
-        start,
-        Ok(success(1024, Some(&data), &[], &[])),
-    )
+    finish(&state, "flags", start, Ok(success(1024, data, &[], &[])))
 }
 
 /// Handles `GET /api/v1/status/runtimeinfo`.
@@ -120,7 +110,7 @@ pub(crate) async fn runtimeinfo(State(state): State<ApiState>) -> Response {
         &state,
         "runtimeinfo",
         start,
-        Ok(success(512, Some(&data), &[], &[])),
+        Ok(success(512, data, &[], &[])),
     )
 }
 
@@ -128,24 +118,14 @@ pub(crate) async fn runtimeinfo(State(state): State<ApiState>) -> Response {
 pub(crate) async fn rules(State(state): State<ApiState>) -> Response {
     let start = Instant::now();
     let data = |b: &mut JsonBuf| b.raw("{\"groups\":[]}");
-    finish(
-        &state,
-        "rules",
-        start,
-        Ok(success(64, Some(&data), &[], &[])),
-    )
+    finish(&state, "rules", start, Ok(success(64, data, &[], &[])))
 }
 
 /// Handles `GET /api/v1/alerts`: Strata evaluates no alerting rules.
 pub(crate) async fn alerts(State(state): State<ApiState>) -> Response {
     let start = Instant::now();
     let data = |b: &mut JsonBuf| b.raw("{\"alerts\":[]}");
-    finish(
-        &state,
-        "alerts",
-        start,
-        Ok(success(64, Some(&data), &[], &[])),
-    )
+    finish(&state, "alerts", start, Ok(success(64, data, &[], &[])))
 }
 
 /// Handles `GET /api/v1/status/tsdb`: cardinality statistics of the series with samples in
@@ -195,7 +175,7 @@ pub(crate) async fn tsdb(
             ));
         }
         let data = |b: &mut JsonBuf| stats.write(b, limit);
-        Ok(success(4096, Some(&data), &warnings, &[]))
+        Ok(success(4096, data, &warnings, &[]))
     }
     .await;
     finish(&state, "tsdb", start, result)

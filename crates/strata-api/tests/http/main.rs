@@ -9,5 +9,6 @@ mod ops;
 mod query;
 mod query_errors;
 mod read;
+mod scratch_diff;
 mod support;
 mod write;

@@ -308,3 +308,54 @@ async fn answers_are_gzipped_when_asked() {
     let (_, text) = srv.get("/api/v1/query?query=up&time=1060").await;
     assert!(text.starts_with("{\"status\":\"success\""));
 }
+
+#[tokio::test]
+async fn large_answers_are_streamed_whole() {
+    let srv = start().await;
+    let names: Vec<String> = (0..4000)
+        .map(|i| format!("instance-{i:05}.example.org:9100"))
+        .collect();
+    let pts: Vec<(i64, f64)> = (0..40)
+        .map(|i| (1_000_000 + i * 15_000, i as f64 / 7.0))
+        .collect();
+    let body = write_body(
+        names
+            .iter()
+            .map(|n| series(&[("__name__", "big"), ("instance", n)], &pts))
+            .collect(),
+    );
+    assert_eq!(srv.write(body).await.0, 204);
+    let (status, v) = get_json(&srv, "/api/v1/series?match[]=big").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["data"].as_array().unwrap().len(), 4000);
+    assert_eq!(v["data"][3999]["instance"], names[3999]);
+    let (status, v) = get_json(&srv, "/api/v1/label/instance/values").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["data"].as_array().unwrap().len(), 4000);
+    let (status, v) = get_json(
+        &srv,
+        "/api/v1/query_range?query=big&start=1000&end=1585&step=15",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let result = v["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 4000);
+    assert_eq!(result[17]["values"].as_array().unwrap().len(), 40);
+    assert_eq!(result[17]["values"][39], json!([1585, "5.571428571428571"]));
+    // Streamed and compressed together.
+    let resp = srv
+        .client
+        .get(srv.url("/api/v1/query?query=big&time=1585"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let bytes = resp.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["data"]["result"].as_array().unwrap().len(), 4000);
+}

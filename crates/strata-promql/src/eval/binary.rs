@@ -121,10 +121,13 @@ pub(crate) fn float_op(op: TokenType, l: f64, r: f64) -> Result<(f64, bool)> {
 /// its matching signature and the labels of its results are computed once, and results share
 /// one `Arc` across steps (which in turn keeps building the output matrix cheap). The `Arc`s are
 /// held in the maps, so their addresses cannot be reused while the cache lives.
+/// The two input label sets (kept alive) and the labels of their result.
+type ResultEntry = (Arc<Labels>, Arc<Labels>, Arc<Labels>);
+
 #[derive(Default)]
 struct MatchCache {
     sigs: HashMap<usize, (Arc<Labels>, Arc<[u8]>)>,
-    results: HashMap<(usize, usize), (Arc<Labels>, Arc<Labels>, Arc<Labels>)>,
+    results: HashMap<(usize, usize), ResultEntry>,
 }
 
 impl MatchCache {

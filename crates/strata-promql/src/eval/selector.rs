@@ -131,8 +131,8 @@ impl Evaluator<'_> {
         at: &Option<promql_parser::parser::AtModifier>,
         off: &Option<promql_parser::parser::Offset>,
     ) -> (i64, i64) {
-        let a = self.ref_time(self.start, at, off);
-        let b = self.ref_time(self.end, at, off);
+        let a = self.selector_ref_time(self.start, at, off);
+        let b = self.selector_ref_time(self.end, at, off);
         (a.min(b), a.max(b))
     }
 
@@ -164,7 +164,7 @@ impl Evaluator<'_> {
         let mut total = 0usize;
         for i in 0..n {
             self.check("query execution")?;
-            let r = self.ref_time(self.ts(i), &vs.at, &vs.offset);
+            let r = self.selector_ref_time(self.ts(i), &vs.at, &vs.offset);
             let mut v = Vec::new();
             for (labels, c) in cursors.iter_mut() {
                 if let Some(p) = c.at(r, self.lookback) {
@@ -202,7 +202,7 @@ impl Evaluator<'_> {
                     .vs
                     .at
                     .as_ref()
-                    .map(|_| self.ref_time(0, &ms.vs.at, &None));
+                    .map(|_| self.selector_ref_time(0, &ms.vs.at, &None));
                 Ok(RangeWindows {
                     series: series
                         .into_iter()

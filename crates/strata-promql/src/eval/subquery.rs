@@ -30,8 +30,18 @@ impl Evaluator<'_> {
             inner_start += step;
         }
         let saved = (self.start, self.end, self.step);
+        let saved_at = (self.at_adjust_time, self.at_shift);
+        // Prometheus recomputes `@` offsets for the subquery's expression only when its first
+        // step differs from the enclosing level's start; otherwise the subquery's own offset
+        // stays folded into them.
+        if inner_start != self.start || sq.at.is_some() {
+            self.at_adjust_time = inner_start;
+            self.at_shift = 0;
+        } else {
+            self.at_shift += offset_ms(&sq.offset);
+        }
         let series = if inner_start > hi {
-            Vec::new()
+            Ok(Vec::new())
         } else {
             self.start = inner_start;
             self.end = hi;
@@ -56,8 +66,10 @@ impl Evaluator<'_> {
                 Err(e) => Err(e),
             };
             (self.start, self.end, self.step) = saved;
-            series?
+            series
         };
+        (self.at_adjust_time, self.at_shift) = saved_at;
+        let series = series?;
         let at = sq.at.as_ref().map(|_| self.ref_time(0, &sq.at, &None));
         Ok(RangeWindows {
             series: series
