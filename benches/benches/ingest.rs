@@ -62,7 +62,7 @@ fn bench_apply(c: &mut Criterion) {
     group.bench_function("apply_head", |b| {
         b.iter_batched(
             || {
-                if index > 0 && index % FLUSH_EVERY == 0 {
+                if index > 0 && index.is_multiple_of(FLUSH_EVERY) {
                     shard.flush().expect("flush");
                 }
                 index += 1;

@@ -35,7 +35,10 @@ fn raw_series(labels: &[(&[u8], &[u8])]) -> Vec<u8> {
 #[test]
 fn bad_remote_write_input_is_rejected_with_clear_4xx() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Strata::start(&dir.path().join("data"), &["--max-request-bytes", "1MiB"]);
+    let server = Strata::start(
+        &dir.path().join("data"),
+        &["--max-write-decompressed-bytes", "1MiB"],
+    );
     let good = vec![(
         vec![("__name__", "kept"), ("job", "a")],
         vec![(1_700_000_000_000, 1.5), (1_700_000_001_000, f64::NAN)],
@@ -51,22 +54,110 @@ fn bad_remote_write_input_is_rejected_with_clear_4xx() {
         .map(|i| (format!("label_{i:06}"), "v".repeat(40)))
         .collect();
     let mut huge: Vec<(&[u8], &[u8])> = vec![(b"__name__", b"huge")];
-    huge.extend(huge_labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+    huge.extend(
+        huge_labels
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+    );
 
     let cases: Vec<(&str, Vec<u8>, Option<&str>, Option<&str>, &[u16], &str)> = vec![
-        ("truncated snappy", valid[..valid.len() / 2].to_vec(), PB, SNAPPY, &[400], "snappy"),
-        ("corrupt snappy", corrupt_snappy, PB, SNAPPY, &[400], "snappy"),
-        ("corrupt protobuf", snappy(b"\xff\xff\xff\xff garbage"), PB, SNAPPY, &[400], "protobuf"),
+        (
+            "truncated snappy",
+            valid[..valid.len() / 2].to_vec(),
+            PB,
+            SNAPPY,
+            &[400],
+            "snappy",
+        ),
+        (
+            "corrupt snappy",
+            corrupt_snappy,
+            PB,
+            SNAPPY,
+            &[400],
+            "snappy",
+        ),
+        (
+            "corrupt protobuf",
+            snappy(b"\xff\xff\xff\xff garbage"),
+            PB,
+            SNAPPY,
+            &[400],
+            "protobuf",
+        ),
         ("empty body", Vec::new(), PB, SNAPPY, &[400], ""),
-        ("wrong content type", valid.clone(), Some("text/plain"), SNAPPY, &[415], "content"),
-        ("wrong encoding", valid.clone(), PB, Some("gzip"), &[415], "encoding"),
-        ("uncompressed body", proto.clone(), PB, None, &[400, 415], ""),
-        ("empty label name", raw_series(&[(b"__name__", b"m"), (b"", b"v")]), PB, SNAPPY, &[400], "label"),
-        ("duplicate label name", raw_series(&[(b"__name__", b"m"), (b"a", b"1"), (b"a", b"2")]), PB, SNAPPY, &[400], "duplicate"),
-        ("invalid utf-8 value", raw_series(&[(b"__name__", b"m"), (b"a", b"\xff\xfe")]), PB, SNAPPY, &[400], "utf"),
-        ("invalid utf-8 name", raw_series(&[(b"__name__", b"m"), (b"\xc3\x28", b"v")]), PB, SNAPPY, &[400], "utf"),
-        ("missing metric name", raw_series(&[(b"job", b"a")]), PB, SNAPPY, &[400], "__name__"),
-        ("over the size limit", raw_series(&huge), PB, SNAPPY, &[413], "limit"),
+        (
+            "wrong content type",
+            valid.clone(),
+            Some("text/plain"),
+            SNAPPY,
+            &[415],
+            "content",
+        ),
+        (
+            "wrong encoding",
+            valid.clone(),
+            PB,
+            Some("gzip"),
+            &[415],
+            "encoding",
+        ),
+        (
+            "uncompressed body",
+            proto.clone(),
+            PB,
+            None,
+            &[400, 415],
+            "",
+        ),
+        (
+            "empty label name",
+            raw_series(&[(b"__name__", b"m"), (b"", b"v")]),
+            PB,
+            SNAPPY,
+            &[400],
+            "label",
+        ),
+        (
+            "duplicate label name",
+            raw_series(&[(b"__name__", b"m"), (b"a", b"1"), (b"a", b"2")]),
+            PB,
+            SNAPPY,
+            &[400],
+            "duplicate",
+        ),
+        (
+            "invalid utf-8 value",
+            raw_series(&[(b"__name__", b"m"), (b"a", b"\xff\xfe")]),
+            PB,
+            SNAPPY,
+            &[400],
+            "utf",
+        ),
+        (
+            "invalid utf-8 name",
+            raw_series(&[(b"__name__", b"m"), (b"\xc3\x28", b"v")]),
+            PB,
+            SNAPPY,
+            &[400],
+            "utf",
+        ),
+        (
+            "missing metric name",
+            raw_series(&[(b"job", b"a")]),
+            PB,
+            SNAPPY,
+            &[400],
+            "__name__",
+        ),
+        (
+            "over the size limit",
+            raw_series(&huge),
+            PB,
+            SNAPPY,
+            &[413],
+            "limit",
+        ),
     ];
     for (what, body, ct, enc, want, needle) in cases {
         let (status, msg) = server.post_write(body, ct, enc);
@@ -79,7 +170,8 @@ fn bad_remote_write_input_is_rejected_with_clear_4xx() {
             "{what}: message {msg:?} should mention {needle:?}"
         );
         // The server keeps serving.
-        let (ok, _) = server.write(&[(vec![("__name__", "alive")], vec![(1_700_000_000_000, 1.0)])]);
+        let (ok, _) =
+            server.write(&[(vec![("__name__", "alive")], vec![(1_700_000_000_000, 1.0)])]);
         assert_eq!(ok, 204, "{what}: server stopped accepting good writes");
     }
 

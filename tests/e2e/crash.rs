@@ -78,7 +78,10 @@ fn check_all_acked_present(server: &Strata, acked: &[i64]) {
     for (name, samples) in &by_series {
         let mut seen = BTreeSet::new();
         for (t, _) in samples {
-            assert!(seen.insert(*t), "series {name}: timestamp {t} returned twice");
+            assert!(
+                seen.insert(*t),
+                "series {name}: timestamp {t} returned twice"
+            );
         }
     }
     for &i in acked {
@@ -103,15 +106,26 @@ fn kill_9_during_writes_loses_no_acknowledged_sample() {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let mut next = 0;
     for round in 0..3 {
+        let pid = server.process.pid();
         let stop = Arc::new(AtomicBool::new(false));
         let before = acked.lock().unwrap().len();
         let last = std::thread::scope(|scope| {
             let h = scope.spawn(|| writer(&server, next, 100_000, &stop, &acked));
             // Kill while requests are in flight, after a varying amount of progress.
             let want = before + 20 + round * 35;
-            let progressed = wait_until(Duration::from_secs(90), || acked.lock().unwrap().len() >= want);
-            assert!(progressed, "writes did not progress\n{}", server.process.log_tail(30));
-            server.process.kill_9();
+            let progressed = wait_until(Duration::from_secs(90), || {
+                acked.lock().unwrap().len() >= want
+            });
+            assert!(
+                progressed,
+                "writes did not progress\n{}",
+                server.process.log_tail(30)
+            );
+            let killed = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(killed.success());
             stop.store(true, Ordering::SeqCst);
             h.join().unwrap()
         });
@@ -126,4 +140,21 @@ fn kill_9_during_writes_loses_no_acknowledged_sample() {
         "crash test: {n} acknowledged requests ({} samples) all present after 3 kill -9",
         n * SERIES_PER_REQUEST * SAMPLES_PER_SERIES as usize
     );
+}
+
+#[test]
+fn clean_shutdown_flushes_and_restart_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Strata::start(&dir.path().join("data"), &[]);
+    let stop = AtomicBool::new(false);
+    let acked = Mutex::new(Vec::new());
+    writer(&server, 0, 30, &stop, &acked);
+    let acked = acked.into_inner().unwrap();
+    assert_eq!(acked.len(), 30);
+    assert!(
+        server.terminate_and_restart(),
+        "clean shutdown failed\n{}",
+        server.process.log_tail(30)
+    );
+    check_all_acked_present(&server, &acked);
 }

@@ -3,7 +3,9 @@
 //! alignment, metadata, the exemplars probe) against Strata and a real Prometheus 3.5 holding
 //! the same data: the statuses and the answers' data must be equal.
 
-use crate::harness::api::{Answer, Twin, count, dataset, json_diff, normalize, now_s_minus, url_encode};
+use crate::harness::api::{
+    Answer, Twin, count, dataset, json_diff, normalize, now_s_minus, url_encode,
+};
 
 /// One request as Grafana sends it.
 enum Req {
@@ -37,7 +39,11 @@ fn grafana_datasource_requests_get_the_same_answers() {
         let v = a.json();
         assert!(v["data"].get("features").is_none(), "{base}: {v}");
         let version = v["data"]["version"].as_str().unwrap_or("");
-        let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+        let major: u32 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
         assert!(major >= 3, "{base}: version {version:?}");
     }
 
@@ -109,7 +115,11 @@ fn grafana_datasource_requests_get_the_same_answers() {
             Req::Get(p) => format!("GET {p}"),
             Req::Post(p, f) => format!("POST {p} {f:?}"),
         };
-        assert_eq!(a.status, b.status, "{what}\nstrata: {}\nprometheus: {}", a.body, b.body);
+        assert_eq!(
+            a.status, b.status,
+            "{what}\nstrata: {}\nprometheus: {}",
+            a.body, b.body
+        );
         let (mut ja, mut jb) = (a.json(), b.json());
         normalize(&mut ja);
         normalize(&mut jb);
@@ -120,7 +130,11 @@ fn grafana_datasource_requests_get_the_same_answers() {
         }
         assert_eq!(count(&ja, "warnings"), count(&jb, "warnings"), "{what}");
         if b.status == 200 {
-            assert!(a.content_type.starts_with("application/json"), "{what}: {}", a.content_type);
+            assert!(
+                a.content_type.starts_with("application/json"),
+                "{what}: {}",
+                a.content_type
+            );
         }
     }
 }

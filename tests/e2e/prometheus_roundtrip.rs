@@ -78,7 +78,11 @@ fn prometheus_reads_back_exactly_what_it_wrote() {
             .and_then(|v| v.parse::<f64>().ok())
             .is_some_and(|n| n >= 15.0)
     });
-    assert!(scraped, "prometheus did not scrape\n{}", writer.process.log_tail(30));
+    assert!(
+        scraped,
+        "prometheus did not scrape\n{}",
+        writer.process.log_tail(30)
+    );
 
     // A window that lies fully in the past: the writer has stored it locally; remote_write
     // delivers it within a few seconds, so poll until the reader agrees or time runs out.
@@ -100,5 +104,8 @@ fn prometheus_reads_back_exactly_what_it_wrote() {
         );
         compared += want.iter().map(|(_, v)| v.len()).sum::<usize>();
     }
-    eprintln!("prometheus round trip: {compared} samples identical across {} selections", SELECTIONS.len());
+    eprintln!(
+        "prometheus round trip: {compared} samples identical across {} selections",
+        SELECTIONS.len()
+    );
 }

@@ -50,23 +50,79 @@ fn promtool_prints_the_same_for_strata_and_prometheus() {
 
     let commands: Vec<Vec<String>> = [
         vec!["instant", "--time", &t, "SERVER", "up"],
-        vec!["instant", "--time", &t, "SERVER", "sum by (job, code) (rate(http_requests_total[5m]))"],
+        vec![
+            "instant",
+            "--time",
+            &t,
+            "SERVER",
+            "sum by (job, code) (rate(http_requests_total[5m]))",
+        ],
         vec!["instant", "--time", &t, "SERVER", "weird_values"],
         vec!["instant", "--time", &t, "SERVER", "node_load1[1m]"],
         vec!["instant", "--time", &t, "SERVER", "scalar(sum(up))"],
-        vec!["instant", "--time", &t, "SERVER", "{\"utf8_metric\", \"http.method\"=\"GET\"}"],
-        vec!["instant", "--time", &t, "-o", "json", "SERVER", "rate(node_cpu_seconds_total[2m])"],
-        vec!["range", "--start", &start, "--end", &t, "--step", "60s", "SERVER", "rate(http_requests_total[5m])"],
-        vec!["range", "--start", &start, "--end", &t, "--step", "45", "SERVER", "avg_over_time(node_load1[3m])"],
-        vec!["range", "--start", &start, "--end", &t, "--step", "1m", "-o", "json", "SERVER", "up == 1"],
-        vec!["series", "--match", "up", "--match", "node_load1", "--start", &start, "--end", &t, "SERVER"],
+        vec![
+            "instant",
+            "--time",
+            &t,
+            "SERVER",
+            "{\"utf8_metric\", \"http.method\"=\"GET\"}",
+        ],
+        vec![
+            "instant",
+            "--time",
+            &t,
+            "-o",
+            "json",
+            "SERVER",
+            "rate(node_cpu_seconds_total[2m])",
+        ],
+        vec![
+            "range",
+            "--start",
+            &start,
+            "--end",
+            &t,
+            "--step",
+            "60s",
+            "SERVER",
+            "rate(http_requests_total[5m])",
+        ],
+        vec![
+            "range",
+            "--start",
+            &start,
+            "--end",
+            &t,
+            "--step",
+            "45s",
+            "SERVER",
+            "avg_over_time(node_load1[3m])",
+        ],
+        vec![
+            "range", "--start", &start, "--end", &t, "--step", "1m", "-o", "json", "SERVER",
+            "up == 1",
+        ],
+        vec![
+            "series",
+            "--match",
+            "up",
+            "--match",
+            "node_load1",
+            "--start",
+            &start,
+            "--end",
+            &t,
+            "SERVER",
+        ],
         vec!["series", "--match", "{job=~\"a.*|node\"}", "SERVER"],
         vec!["labels", "--start", &start, "--end", &t, "SERVER", "job"],
         vec!["labels", "--match", "up", "SERVER", "instance"],
         vec!["labels", "SERVER", "__name__"],
         // Errors: both must fail the same way.
         vec!["instant", "--time", &t, "SERVER", "sum(rate(foo[5m])"],
-        vec!["range", "--start", &t, "--end", &start, "--step", "60s", "SERVER", "up"],
+        vec![
+            "range", "--start", &t, "--end", &start, "--step", "60s", "SERVER", "up",
+        ],
     ]
     .iter()
     .map(|c| c.iter().map(|s| s.to_string()).collect())
@@ -78,15 +134,34 @@ fn promtool_prints_the_same_for_strata_and_prometheus() {
             .iter()
             .map(|base| {
                 let mut args = vec!["query".to_string()];
-                args.extend(cmd.iter().map(|a| if a == "SERVER" { base.clone() } else { a.clone() }));
+                args.extend(cmd.iter().map(|a| {
+                    if a == "SERVER" {
+                        base.clone()
+                    } else {
+                        a.clone()
+                    }
+                }));
                 promtool(&args)
             })
             .collect();
         let (s, p) = (&outs[0], &outs[1]);
-        assert_eq!(s.0, p.0, "promtool {cmd:?}: exit status differs\nstrata: {}\nprometheus: {}", s.2, p.2);
+        assert_eq!(
+            s.0, p.0,
+            "promtool {cmd:?}: exit status differs\nstrata: {}\nprometheus: {}",
+            s.2, p.2
+        );
         if p.0 {
-            assert!(!p.1.trim().is_empty(), "promtool {cmd:?}: empty reference output");
-            assert_eq!(canonical(&cmd, &s.1), canonical(&cmd, &p.1), "promtool {cmd:?}: output differs\nstrata:\n{}\nprometheus:\n{}", s.1, p.1);
+            assert!(
+                !p.1.trim().is_empty(),
+                "promtool {cmd:?}: empty reference output"
+            );
+            assert_eq!(
+                canonical(&cmd, &s.1),
+                canonical(&cmd, &p.1),
+                "promtool {cmd:?}: output differs\nstrata:\n{}\nprometheus:\n{}",
+                s.1,
+                p.1
+            );
         }
     }
 }

@@ -291,6 +291,23 @@ mod tests {
         );
         l.validate().unwrap();
         assert!(serde_json::from_str::<ApiLimits>(r#"{"bogus": 1}"#).is_err());
+        let q: ApiLimits = serde_json::from_str(
+            r#"{"query-timeout": "30s", "lookback-delta": "1m30s", "max-query-samples": 5}"#,
+        )
+        .unwrap();
+        assert_eq!(q.query_timeout, Duration::from_secs(30));
+        assert_eq!(q.lookback_delta, Duration::from_secs(90));
+        assert_eq!(q.max_query_samples, 5);
+        assert_eq!(
+            serde_json::to_value(&q).unwrap()["query-timeout"],
+            serde_json::json!("30s")
+        );
+        assert!(serde_json::from_str::<ApiLimits>(r#"{"query-timeout": "soon"}"#).is_err());
+        let zero = ApiLimits {
+            query_timeout: Duration::ZERO,
+            ..ApiLimits::default()
+        };
+        assert!(zero.validate().is_err());
         let bad = ApiLimits {
             max_concurrent_reads: 0,
             ..ApiLimits::default()

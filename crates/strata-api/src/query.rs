@@ -5,8 +5,10 @@
 //! 3.5's parameters, JSON envelope, error types and statuses.
 //!
 //! Answers are serialized straight into the response body ([`json::JsonBuf`]) and compressed
-//! with gzip or deflate when the client's `Accept-Encoding` asks for it, as Prometheus does.
+//! with gzip or deflate when the client's `Accept-Encoding` asks for it, as Prometheus does,
+//! with Prometheus' default CORS headers.
 
+mod cors;
 mod eval;
 mod json;
 mod labels;
@@ -55,4 +57,5 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .layer(CompressionLayer::new().gzip(true).deflate(true))
+        .layer(axum::middleware::from_fn(cors::cors))
 }

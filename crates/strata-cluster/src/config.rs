@@ -61,10 +61,14 @@ impl NodeConfig {
             return Err(Error::Config("node-id must be positive".into()));
         }
         if self.retention_interval_ms == 0 {
-            return Err(Error::Config("retention-interval-ms must be positive".into()));
+            return Err(Error::Config(
+                "retention-interval-ms must be positive".into(),
+            ));
         }
         if self.storage.flush_interval.is_zero() {
-            return Err(Error::Config("storage flush-interval must be positive".into()));
+            return Err(Error::Config(
+                "storage flush-interval must be positive".into(),
+            ));
         }
         self.storage.validate()?;
         self.raft.validate()?;

@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod error;
+mod metrics;
 mod node;
 pub mod query;
 mod tasks;

@@ -112,7 +112,8 @@ impl Node {
                     .instrument(tracing::info_span!("shard", shard = i)),
                 );
             }
-            let mut opened: Vec<Option<(ShardGroup, u64)>> = (0..shard_count).map(|_| None).collect();
+            let mut opened: Vec<Option<(ShardGroup, u64)>> =
+                (0..shard_count).map(|_| None).collect();
             let mut first_err = None;
             while let Some(res) = set.join_next().await {
                 match res.map_err(|e| Error::Task(e.to_string())).and_then(|r| r) {
@@ -280,8 +281,11 @@ impl Node {
             Ok(mut t) => t.drain(..).collect(),
             Err(_) => Vec::new(),
         };
-        for h in handles {
+        for h in &handles {
             h.abort();
+        }
+        for h in handles {
+            let _ = h.await;
         }
         for g in &self.inner.groups {
             let _ = g.shutdown().await;

@@ -38,7 +38,11 @@ impl Node {
     ) -> Result<Vec<T>, QueryableError> {
         let groups = &self.inner.groups;
         if groups.len() == 1 {
-            return groups.iter().map(|g| f(g.shard())).collect::<Result<_, _>>().map_err(query_error);
+            return groups
+                .iter()
+                .map(|g| f(g.shard()))
+                .collect::<Result<_, _>>()
+                .map_err(query_error);
         }
         std::thread::scope(|s| {
             let handles: Vec<_> = groups
@@ -63,7 +67,11 @@ impl Node {
 }
 
 impl Queryable for Node {
-    fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, QueryableError> {
+    fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, QueryableError> {
         let per_shard = self.each_shard(|s| s.select(matchers, hints.mint, hints.maxt))?;
         let mut out: Vec<Series> = per_shard
             .into_iter()
@@ -77,7 +85,12 @@ impl Queryable for Node {
         Ok(out)
     }
 
-    fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, QueryableError> {
+    fn label_names(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, QueryableError> {
         let per_shard = self.each_shard(|s| s.label_names(matchers, mint, maxt))?;
         let set: BTreeSet<String> = per_shard.into_iter().flatten().collect();
         Ok(set.into_iter().collect())

@@ -26,7 +26,7 @@ pub(crate) fn spawn_all(node: &Node) -> Vec<JoinHandle<()>> {
     }
     let every = Duration::from_millis(node.inner.config.retention_interval_ms);
     handles.push(tokio::spawn(
-        retention_loop(node.clone(), every, node.shutdown_signal())
+        retention_loop(node.inner.groups.clone(), every, node.shutdown_signal())
             .instrument(tracing::info_span!("retention")),
     ));
     handles
@@ -53,7 +53,9 @@ async fn flush_loop(
     }
 }
 
-async fn retention_loop(node: Node, every: Duration, mut stop: watch::Receiver<bool>) {
+/// Tasks hold group handles, not the node, so that dropping the node (which drops the shutdown
+/// sender) ends them.
+async fn retention_loop(groups: Vec<ShardGroup>, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -65,7 +67,7 @@ async fn retention_loop(node: Node, every: Duration, mut stop: watch::Receiver<b
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        for g in &node.inner.groups {
+        for g in &groups {
             let shard = g.shard().clone();
             let res = tokio::task::spawn_blocking(move || shard.apply_retention(now_ms)).await;
             match res {

@@ -1,6 +1,8 @@
 //! The write path: [`WriteSink`] over the shard groups.
 
-use strata_model::{ErrorKind, ShardBatch, ShardId, WriteFuture, WriteOutcome, WriteSink, WriteSinkError};
+use strata_model::{
+    ErrorKind, ShardBatch, ShardId, WriteFuture, WriteOutcome, WriteSink, WriteSinkError,
+};
 use strata_raft::WriteError;
 use tracing::Instrument;
 

@@ -31,7 +31,10 @@ fn series(i: usize) -> Labels {
 }
 
 fn base_ms() -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     now - now % 1000 - 3_600_000
 }
 
@@ -49,7 +52,10 @@ fn request(node: &Node, count: usize, t0: i64, n: i64) -> Vec<(ShardId, ShardBat
             .or_default()
             .push_series(id, &l.to_canonical(), &samples);
     }
-    per_shard.into_iter().map(|(s, b)| (s, b.finish())).collect()
+    per_shard
+        .into_iter()
+        .map(|(s, b)| (s, b.finish()))
+        .collect()
 }
 
 fn read_all(node: &Node) -> Vec<(Labels, Vec<(i64, f64)>)> {
@@ -58,7 +64,9 @@ fn read_all(node: &Node) -> Vec<(Labels, Vec<(i64, f64)>)> {
         maxt: i64::MAX,
         ..SelectHints::default()
     };
-    let sel = node.select(&hints, &[Matcher::equal("__name__", "m")]).unwrap();
+    let sel = node
+        .select(&hints, &[Matcher::equal("__name__", "m")])
+        .unwrap();
     sel.into_iter()
         .map(|mut s| {
             let mut pts = Vec::new();
@@ -111,7 +119,9 @@ async fn writes_then_selects_across_shards() {
         maxt: t0 + 20_000,
         ..SelectHints::default()
     };
-    let mut sel = node.select(&hints, &[Matcher::equal("instance", "host-03")]).unwrap();
+    let mut sel = node
+        .select(&hints, &[Matcher::equal("instance", "host-03")])
+        .unwrap();
     assert_eq!(sel.len(), 1);
     let p = sel[0].samples.seek(t0 + 15_500).unwrap();
     assert_eq!(p.t, t0 + 16_000);
@@ -133,7 +143,9 @@ async fn keeps_every_acknowledged_sample_exactly_once_across_a_crash_and_a_resta
         node.write(request(&node, 8, t0, 20)).await.unwrap();
         // Half of it durable in RocksDB, the rest only in the Raft log.
         node.flush().await.unwrap();
-        node.write(request(&node, 8, t0 + 20_000, 20)).await.unwrap();
+        node.write(request(&node, 8, t0 + 20_000, 20))
+            .await
+            .unwrap();
         node.kill().await;
     }
     {

@@ -1,7 +1,7 @@
 //! One shard's Raft group on this node: its `Raft` handle, its state machine and its tasks.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
@@ -18,12 +18,22 @@ use crate::state_machine::ShardStateMachine;
 use crate::types::{LogId, Payload, Raft};
 
 /// A shard's Raft group hosted on this node. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ShardGroup {
     group: GroupId,
     node_id: u64,
     raft: Raft,
     sm: ShardStateMachine,
+    liveness: Weak<()>,
+}
+
+impl std::fmt::Debug for ShardGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardGroup")
+            .field("group", &self.group)
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a write went wrong.
@@ -91,12 +101,14 @@ impl ShardGroup {
             let log = Arc::clone(&log);
             blocking(move || ShardStateMachine::open(group, shard, log)).await?
         };
+        let mine = sm.detached();
+        let liveness = sm.liveness();
         let raft = Raft::new(
             node_id,
             config,
             NetworkFactory::new(group, transport),
             LogStore::new(group, log),
-            sm.clone(),
+            sm,
         )
         .instrument(tracing::info_span!("group", group = %group))
         .await
@@ -108,7 +120,8 @@ impl ShardGroup {
             group,
             node_id,
             raft,
-            sm,
+            sm: mine,
+            liveness,
         })
     }
 
@@ -194,12 +207,26 @@ impl ShardGroup {
         blocking(move || sm.flush_and_record()).await
     }
 
-    /// Stops the group's Raft node (no more applies); the shard stays open.
+    /// Stops the group's Raft node (no more applies) and waits (at most 10 s) until openraft's
+    /// background tasks have dropped the state machine; the shard stays open.
     pub async fn shutdown(&self) -> Result<()> {
         self.raft.shutdown().await.map_err(|e| Error::Raft {
             group: self.group.0,
             message: e.to_string(),
-        })
+        })?;
+        // openraft 0.9 does not join its state machine worker on shutdown; it exits as soon as
+        // its command channel is closed, which the shutdown above just did.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.liveness.strong_count() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Raft {
+                    group: self.group.0,
+                    message: "state machine still in use after shutdown".into(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok(())
     }
 
     /// Returns the group id.

@@ -17,7 +17,7 @@
 mod snapshot;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, SnapshotMeta, StorageIOError};
@@ -81,6 +81,9 @@ impl Inner {
 #[derive(Debug, Clone)]
 pub struct ShardStateMachine {
     inner: Arc<Inner>,
+    /// Held by the copy given to openraft (and its snapshot builders) only, so that the owner
+    /// can tell when openraft's background tasks have let go of the shard.
+    token: Option<Arc<()>>,
 }
 
 fn sm_write_err(e: Error) -> StorageError {
@@ -163,7 +166,22 @@ impl ShardStateMachine {
                 log,
                 state: Mutex::new(state),
             }),
+            token: Some(Arc::new(())),
         })
+    }
+
+    /// Returns a handle to the same state machine that does not count as openraft's copy.
+    pub fn detached(&self) -> ShardStateMachine {
+        ShardStateMachine {
+            inner: Arc::clone(&self.inner),
+            token: None,
+        }
+    }
+
+    /// Returns a weak reference that dies once every non-detached copy (openraft's, and its
+    /// snapshot builders') is dropped.
+    pub fn liveness(&self) -> Weak<()> {
+        self.token.as_ref().map(Arc::downgrade).unwrap_or_default()
     }
 
     /// Returns the shard this state machine applies to.
@@ -245,7 +263,7 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder::new(Arc::clone(&self.inner))
+        SnapshotBuilder::new(Arc::clone(&self.inner), self.token.clone())
     }
 
     async fn begin_receiving_snapshot(

@@ -71,7 +71,9 @@ pub struct Db {
 
 impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Db").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Db")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,7 +82,8 @@ impl Db {
     /// [`ALL_COLUMN_FAMILIES`].
     pub fn open(path: &Path, config: &StorageConfig) -> Result<Arc<Db>> {
         config.validate()?;
-        let cache = Cache::new_lru_cache(usize::try_from(config.block_cache_size).unwrap_or(usize::MAX));
+        let cache =
+            Cache::new_lru_cache(usize::try_from(config.block_cache_size).unwrap_or(usize::MAX));
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -90,7 +93,8 @@ impl Db {
         let cfs = ALL_COLUMN_FAMILIES
             .iter()
             .map(|&name| ColumnFamilyDescriptor::new(name, cf_options(name, config, &cache)));
-        let db = rocksdb::DB::open_cf_descriptors(&opts, path, cfs).map_err(Error::rocks("open"))?;
+        let db =
+            rocksdb::DB::open_cf_descriptors(&opts, path, cfs).map_err(Error::rocks("open"))?;
         Ok(Arc::new(Db {
             db,
             opts,
@@ -117,7 +121,9 @@ impl Db {
 
     /// Returns the handle of column family `name` (one of [`ALL_COLUMN_FAMILIES`]).
     pub fn cf(&self, name: &'static str) -> Result<&ColumnFamily> {
-        self.db.cf_handle(name).ok_or(Error::MissingColumnFamily(name))
+        self.db
+            .cf_handle(name)
+            .ok_or(Error::MissingColumnFamily(name))
     }
 
     /// Writes `batch` atomically; with `sync` the call returns only after the WAL is fsynced.
@@ -172,7 +178,9 @@ impl Db {
     /// Flushes every memtable to SST files and waits (used by tests and measurements).
     pub fn flush_memtables(&self) -> Result<()> {
         for name in ALL_COLUMN_FAMILIES {
-            self.db.flush_cf(self.cf(name)?).map_err(Error::rocks("flush"))?;
+            self.db
+                .flush_cf(self.cf(name)?)
+                .map_err(Error::rocks("flush"))?;
         }
         Ok(())
     }
@@ -242,7 +250,11 @@ mod tests {
         db.write_sync(b).unwrap();
         let sizes = db.property_sizes().unwrap();
         assert_eq!(sizes.len(), ALL_COLUMN_FAMILIES.len());
-        assert!(sizes.iter().any(|s| s.name == CF_META && s.memtable_bytes > 0));
+        assert!(
+            sizes
+                .iter()
+                .any(|s| s.name == CF_META && s.memtable_bytes > 0)
+        );
         assert_eq!(db.sync_writes_requested(), 1);
         drop(db);
         // Reopening finds the column families again.

@@ -48,7 +48,7 @@ pub(crate) struct HeadSeries {
     pub(crate) seg: XorAppender,
     pub(crate) closed: Vec<ClosedChunk>,
     /// Accepted out-of-order samples not yet flushed, sorted by time.
-    pub(crate) ooo: Option<Box<Vec<(i64, f64)>>>,
+    pub(crate) ooo: Option<Vec<(i64, f64)>>,
     /// Sequence number of the next segment record of `open`.
     pub(crate) next_seg: u32,
     /// Whether the segments on disk belong to an earlier (cut) chunk and must be deleted.
@@ -69,7 +69,10 @@ impl HeadSeries {
     pub(crate) fn min_time(&self) -> Option<i64> {
         let closed = self.closed.iter().map(|c| c.chunk.min_time()).min();
         let ooo = self.ooo.as_ref().and_then(|o| o.first().map(|s| s.0));
-        [closed, ooo, self.open.min_time()].into_iter().flatten().min()
+        [closed, ooo, self.open.min_time()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Returns the latest timestamp held in memory.
@@ -227,8 +230,14 @@ impl Head {
 
     /// Returns the number of chunks held in memory.
     pub(crate) fn chunk_count(&self) -> usize {
-        self.iter_live().map(|(_, s)| s.chunk_count()).sum::<usize>()
-            + self.retired.iter().map(HeadSeries::chunk_count).sum::<usize>()
+        self.iter_live()
+            .map(|(_, s)| s.chunk_count())
+            .sum::<usize>()
+            + self
+                .retired
+                .iter()
+                .map(HeadSeries::chunk_count)
+                .sum::<usize>()
     }
 
     /// Iterates the live series with their slots.
@@ -318,6 +327,18 @@ impl Head {
         Some(s)
     }
 
+    /// Adds chunks already durable on disk to a series (restart with an out-of-order window).
+    pub(crate) fn attach_flushed(&mut self, slot: u32, chunks: Vec<(Chunk, Option<u64>)>) {
+        if let Some(s) = self.get_mut(slot) {
+            s.closed
+                .extend(chunks.into_iter().map(|(chunk, ooo_seq)| ClosedChunk {
+                    chunk,
+                    ooo_seq,
+                    flushed: true,
+                }));
+        }
+    }
+
     /// Returns the earliest time held in memory by any series, if any.
     pub(crate) fn min_time(&self) -> Option<i64> {
         self.iter_live()
@@ -338,7 +359,11 @@ impl Head {
         total += (self.by_id.capacity()) * 16;
         for (_, s) in self.iter_live() {
             total += s.labels.len() + s.open.size_bytes() + s.seg.size_bytes();
-            total += s.closed.iter().map(|c| c.chunk.size_bytes() + 48).sum::<usize>();
+            total += s
+                .closed
+                .iter()
+                .map(|c| c.chunk.size_bytes() + 48)
+                .sum::<usize>();
         }
         total
     }

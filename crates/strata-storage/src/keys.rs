@@ -112,6 +112,16 @@ pub(crate) fn chunk_key_mint(key: &[u8]) -> Option<i64> {
     read_i64(key.get(4 + 8 + REF_LEN..)?)
 }
 
+/// Returns the out-of-order sequence number of a chunk key, `None` for an in-order chunk.
+pub(crate) fn chunk_key_ooo_seq(key: &[u8]) -> Option<u64> {
+    if key.len() != CHUNK_KEY_LEN + 9 {
+        return None;
+    }
+    Some(u64::from_be_bytes(
+        key[CHUNK_KEY_LEN + 1..].try_into().ok()?,
+    ))
+}
+
 /// Returns the partition prefix plus a length-prefixed label name.
 pub(crate) fn postings_name_prefix(shard: ShardId, partition: i64, name: &[u8]) -> Vec<u8> {
     let mut k = partition_prefix(shard, partition);
@@ -263,7 +273,12 @@ mod tests {
         assert_eq!(p.name, b"job");
         assert_eq!(p.value, b"node\0x");
         assert_eq!(p.series, r);
-        assert!(k.starts_with(&postings_value_prefix(ShardId(1), 19_000, b"job", b"node\0x")));
+        assert!(k.starts_with(&postings_value_prefix(
+            ShardId(1),
+            19_000,
+            b"job",
+            b"node\0x"
+        )));
         assert!(parse_postings_key(&k[..k.len() - 1]).is_none());
     }
 
@@ -285,6 +300,8 @@ mod tests {
         assert_eq!(chunk_key_mint(&k), Some(-1_000));
         let o = ooo_chunk_key(ShardId(2), 5, r, 77, 3);
         assert_eq!(chunk_key_mint(&o), Some(77));
+        assert_eq!(chunk_key_ooo_seq(&o), Some(3));
+        assert_eq!(chunk_key_ooo_seq(&k), None);
         assert!(k < chunk_key(ShardId(2), 5, r, 0));
     }
 }

@@ -18,7 +18,9 @@
 //!   replayed: no sample is lost or stored twice;
 //! - every key starts with the shard id: a shard is one contiguous range per column family;
 //! - a failed RocksDB write poisons the shard ([`Error::Poisoned`]); it never goes on in an
-//!   undefined state.
+//!   undefined state;
+//! - after a flush the shard's key ranges hold its whole state (head included, as segments):
+//!   that is what a Raft snapshot copies ([`Shard::write_snapshot`], [`Shard::install_snapshot`]).
 //!
 //! Key design choice: the Raft log is the write-ahead log, so samples reach RocksDB only at
 //! flush time, as whole chunks re-encoded with the smallest exact encoding, or as small

@@ -58,12 +58,13 @@ fn literal_alternatives(value: &str) -> Option<Vec<&str>> {
 
 /// Builds the filter selecting the values on which `m` evaluates to `want`.
 pub(crate) fn value_filter(m: &Matcher, want: bool) -> ValueFilter<'_> {
-    let exact = |vals: Vec<&'_ str>| {
+    fn exact(vals: Vec<&str>) -> ValueFilter<'_> {
         ValueFilter::Exact(vals.into_iter().filter(|v| !v.is_empty()).collect())
-    };
+    }
     match (m.op, want) {
         (MatchOp::Equal, true) | (MatchOp::NotEqual, false) => exact(vec![m.value.as_str()]),
-        (MatchOp::Regex, true) | (MatchOp::NotRegex, false) => match literal_alternatives(&m.value) {
+        (MatchOp::Regex, true) | (MatchOp::NotRegex, false) => match literal_alternatives(&m.value)
+        {
             Some(alts) => exact(alts),
             None => ValueFilter::Matching { matcher: m, want },
         },
@@ -72,7 +73,10 @@ pub(crate) fn value_filter(m: &Matcher, want: bool) -> ValueFilter<'_> {
 }
 
 /// Returns the sorted series of `src` that match every matcher.
-pub(crate) fn select_postings<S: PostingsSource>(src: &S, matchers: &[Matcher]) -> Result<Vec<S::Ref>> {
+pub(crate) fn select_postings<S: PostingsSource>(
+    src: &S,
+    matchers: &[Matcher],
+) -> Result<Vec<S::Ref>> {
     let mut include = Vec::new();
     let mut exclude = Vec::new();
     // Intersections first, smallest lists first, and stop early on an empty one.

@@ -276,7 +276,12 @@ impl RaftLog {
     }
 
     /// Returns `group`'s entries with indexes in `[start, end)`, in index order.
-    pub fn entries(&self, group: GroupId, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, Error> {
+    pub fn entries(
+        &self,
+        group: GroupId,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, Error> {
         let mut out = Vec::new();
         if start >= end {
             return Ok(out);

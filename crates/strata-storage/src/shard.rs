@@ -181,7 +181,9 @@ impl Shard {
         let prefix = keys::series_id_prefix(self.id, id);
         let mut out = Vec::new();
         disk::scan_prefix(&self.db, CF_SERIES, None, &prefix, false, |k, v| {
-            let ord = *k.get(prefix.len()).ok_or_else(|| self.corrupt("series key", "short"))?;
+            let ord = *k
+                .get(prefix.len())
+                .ok_or_else(|| self.corrupt("series key", "short"))?;
             let (_, labels) =
                 keys::parse_series_value(v).ok_or_else(|| self.corrupt("series", "short value"))?;
             out.push((ord, labels.to_vec()));
@@ -223,7 +225,9 @@ impl Shard {
     }
 
     fn write_partitions(&self) -> Result<RwLockWriteGuard<'_, BTreeSet<i64>>> {
-        self.partitions.write().map_err(|_| Error::Poisoned(self.id))
+        self.partitions
+            .write()
+            .map_err(|_| Error::Poisoned(self.id))
     }
 
     fn lock_flush(&self) -> Result<MutexGuard<'_, ()>> {

@@ -57,7 +57,7 @@ pub fn format_duration(d: Duration) -> String {
         ("m", 60_000),
         ("s", 1_000),
     ] {
-        if ms % n == 0 {
+        if ms.is_multiple_of(n) {
             return format!("{}{unit}", ms / n);
         }
     }
@@ -87,13 +87,19 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "TB" => 1_000_000_000_000,
         _ => return Err(format!("invalid size unit in {s:?}")),
     };
-    n.checked_mul(mult).ok_or_else(|| "size overflows".to_owned())
+    n.checked_mul(mult)
+        .ok_or_else(|| "size overflows".to_owned())
 }
 
 /// Formats a byte count in the largest binary unit that divides it exactly.
 pub fn format_size(n: u64) -> String {
-    for (unit, m) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if n != 0 && n % m == 0 {
+    for (unit, m) in [
+        ("TiB", 1u64 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ] {
+        if n != 0 && n.is_multiple_of(m) {
             return format!("{}{unit}", n / m);
         }
     }
@@ -149,7 +155,10 @@ mod tests {
 
     #[test]
     fn parses_and_formats_durations() {
-        assert_eq!(parse_duration("15d").unwrap(), Duration::from_secs(15 * 86_400));
+        assert_eq!(
+            parse_duration("15d").unwrap(),
+            Duration::from_secs(15 * 86_400)
+        );
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5_400));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);

@@ -10,18 +10,18 @@ use strata_api::ByteSize;
 /// Strata: a distributed, Prometheus-compatible time-series database.
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Log format.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"], env = "STRATA_LOG_FORMAT")]
-    pub log_format: String,
+    pub(crate) log_format: String,
     /// What to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The roles and tools of the `strata` binary.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Runs every role (ingest, storage, query) in one process: a one-node cluster.
     Server(ServerArgs),
     /// Load generators and other benchmarks.
@@ -31,84 +31,88 @@ pub enum Command {
 
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {
+pub(crate) enum BenchCommand {
     /// Sends node_exporter-like 1-second data with remote_write and reports throughput and cost.
     Write(crate::bench::WriteBenchArgs),
 }
 
 /// Where to listen.
 #[derive(Debug, Clone, Args)]
-pub struct ListenArgs {
+pub(crate) struct ListenArgs {
     /// Address for the HTTP API (remote_write, remote_read, Prometheus API, /metrics).
     #[arg(long, default_value = "0.0.0.0:9201", env = "STRATA_LISTEN")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
 }
 
 /// Where and how data is stored.
 #[derive(Debug, Clone, Args)]
-pub struct DataArgs {
+pub(crate) struct DataArgs {
     /// Directory holding the node's RocksDB (data, postings and Raft log).
     #[arg(long, default_value = "./data", env = "STRATA_DATA_DIR")]
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// How long samples are kept; whole time partitions older than this are dropped.
     #[arg(long, default_value = "15d", value_parser = humantime::parse_duration, env = "STRATA_RETENTION")]
-    pub retention: Duration,
+    pub(crate) retention: Duration,
     /// How far behind the newest sample of a series an older sample is still accepted (0: none).
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, env = "STRATA_OUT_OF_ORDER_WINDOW")]
-    pub out_of_order_window: Duration,
+    pub(crate) out_of_order_window: Duration,
     /// How often each shard persists its head to RocksDB so the Raft log can be purged.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, env = "STRATA_FLUSH_INTERVAL")]
-    pub flush_interval: Duration,
+    pub(crate) flush_interval: Duration,
 }
 
 /// Cluster shape.
 #[derive(Debug, Clone, Args)]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     /// Number of shards (Raft groups) series are hashed over; fixed when the data directory is
     /// created. Default: the number of CPU cores.
     #[arg(long, env = "STRATA_SHARDS")]
-    pub shards: Option<u32>,
+    pub(crate) shards: Option<u32>,
 }
 
 /// Request limits of the remote write and remote read endpoints.
 #[derive(Debug, Clone, Args)]
-pub struct LimitArgs {
+pub(crate) struct LimitArgs {
     /// Largest accepted remote write body as sent (snappy-compressed), e.g. 32MiB.
     #[arg(long, default_value = "32MiB", value_parser = parse_size, env = "STRATA_MAX_WRITE_BYTES")]
-    pub max_write_bytes: ByteSize,
+    pub(crate) max_write_bytes: ByteSize,
     /// Largest remote write body after decompression (checked before allocating), e.g. 128MiB.
     #[arg(long, default_value = "128MiB", value_parser = parse_size, env = "STRATA_MAX_WRITE_DECOMPRESSED_BYTES")]
-    pub max_write_decompressed_bytes: ByteSize,
+    pub(crate) max_write_decompressed_bytes: ByteSize,
     /// Most series accepted in one remote write request.
     #[arg(long, default_value_t = 500_000, env = "STRATA_MAX_SERIES_PER_WRITE")]
-    pub max_series_per_write: u64,
+    pub(crate) max_series_per_write: u64,
     /// Most samples accepted in one remote write request.
-    #[arg(long, default_value_t = 2_000_000, env = "STRATA_MAX_SAMPLES_PER_WRITE")]
-    pub max_samples_per_write: u64,
+    #[arg(
+        long,
+        default_value_t = 2_000_000,
+        env = "STRATA_MAX_SAMPLES_PER_WRITE"
+    )]
+    pub(crate) max_samples_per_write: u64,
     /// Most samples one remote read query may return.
     #[arg(long, default_value_t = 50_000_000, env = "STRATA_MAX_READ_SAMPLES")]
-    pub max_read_samples: u64,
+    pub(crate) max_read_samples: u64,
 }
 
 /// `strata server` options.
 #[derive(Debug, Clone, Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     #[command(flatten)]
     /// Listening address.
-    pub listen: ListenArgs,
+    pub(crate) listen: ListenArgs,
     #[command(flatten)]
     /// Storage options.
-    pub data: DataArgs,
+    pub(crate) data: DataArgs,
     #[command(flatten)]
     /// Cluster options.
-    pub cluster: ClusterArgs,
+    pub(crate) cluster: ClusterArgs,
     #[command(flatten)]
     /// Limits.
-    pub limits: LimitArgs,
+    pub(crate) limits: LimitArgs,
 }
 
 /// Parses a byte size such as `512`, `64KiB`, `32MiB` or `1GiB`.
-pub fn parse_size(s: &str) -> Result<ByteSize, String> {
+pub(crate) fn parse_size(s: &str) -> Result<ByteSize, String> {
     s.parse::<ByteSize>().map_err(|e| e.to_string())
 }
 

@@ -13,7 +13,7 @@ use tracing::info;
 use crate::cli::ServerArgs;
 
 /// Turns `strata server` flags into the node's configuration.
-pub fn node_config(args: &ServerArgs) -> NodeConfig {
+pub(crate) fn node_config(args: &ServerArgs) -> NodeConfig {
     let mut c = NodeConfig {
         data_dir: args.data.data_dir.clone(),
         advertise_addr: args.listen.listen.to_string(),
@@ -29,7 +29,7 @@ pub fn node_config(args: &ServerArgs) -> NodeConfig {
 }
 
 /// Turns `strata server` flags into the HTTP limits.
-pub fn api_limits(args: &ServerArgs) -> ApiLimits {
+pub(crate) fn api_limits(args: &ServerArgs) -> ApiLimits {
     ApiLimits {
         max_write_compressed_bytes: args.limits.max_write_bytes,
         max_write_decompressed_bytes: args.limits.max_write_decompressed_bytes,
@@ -41,14 +41,14 @@ pub fn api_limits(args: &ServerArgs) -> ApiLimits {
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down cleanly (flushing every shard).
-pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config = node_config(&args);
     let limits = api_limits(&args);
     limits.validate().context("invalid limits")?;
     info!(data_dir = %config.data_dir.display(), shards = config.shard_count, "starting node");
     let node = Node::start(config).await.context("starting storage node")?;
 
-    let mut registry = Registry::with_prefix("strata");
+    let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     node.register_metrics(&mut registry);
     let ready_node = node.clone();

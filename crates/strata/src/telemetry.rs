@@ -2,9 +2,10 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs a `RUST_LOG`-style filtered subscriber (default `info`) writing text or JSON to stderr.
-pub fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs a `RUST_LOG`-style filtered subscriber (default `info`, openraft at `warn`) writing text or JSON to stderr.
+pub(crate) fn init_logging(format: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -168,7 +168,11 @@ pub fn dataset(end_s: i64) -> Vec<OwnedSeries> {
             times.iter().map(|&t| (t, v)).collect(),
         ));
     }
-    for (method, code, rate) in [("GET", "200", 3.0), ("GET", "500", 0.25), ("POST", "200", 1.5)] {
+    for (method, code, rate) in [
+        ("GET", "200", 3.0),
+        ("GET", "500", 0.25),
+        ("POST", "200", 1.5),
+    ] {
         out.push((
             own(&[
                 ("__name__", "http_requests_total"),
@@ -203,7 +207,11 @@ pub fn dataset(end_s: i64) -> Vec<OwnedSeries> {
         }
     }
     out.push((
-        own(&[("__name__", "node_load1"), ("instance", "a:9100"), ("job", "node")]),
+        own(&[
+            ("__name__", "node_load1"),
+            ("instance", "a:9100"),
+            ("job", "node"),
+        ]),
         times
             .iter()
             .enumerate()
@@ -227,7 +235,11 @@ pub fn dataset(end_s: i64) -> Vec<OwnedSeries> {
             .collect(),
     ));
     out.push((
-        own(&[("__name__", "utf8_metric"), ("http.method", "GET"), ("job", "otel")]),
+        own(&[
+            ("__name__", "utf8_metric"),
+            ("http.method", "GET"),
+            ("job", "otel"),
+        ]),
         times.iter().map(|&t| (t, 2.5)).collect(),
     ));
     out
@@ -263,15 +275,13 @@ pub fn json_diff(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Op
                 .enumerate()
                 .find_map(|(i, (p, q))| json_diff(p, q, &format!("{path}[{i}]")))
         }
-        (V::String(x), V::String(y)) if x != y => {
-            match (x.parse::<f64>(), y.parse::<f64>()) {
-                (Ok(p), Ok(q)) if p.is_finite() && q.is_finite() => {
-                    let tol = 1e-12 * p.abs().max(q.abs());
-                    ((p - q).abs() > tol).then(|| format!("{path}: {x:?} vs {y:?}"))
-                }
-                _ => Some(format!("{path}: {x:?} vs {y:?}")),
+        (V::String(x), V::String(y)) if x != y => match (x.parse::<f64>(), y.parse::<f64>()) {
+            (Ok(p), Ok(q)) if p.is_finite() && q.is_finite() => {
+                let tol = 1e-12 * p.abs().max(q.abs());
+                ((p - q).abs() > tol).then(|| format!("{path}: {x:?} vs {y:?}"))
             }
-        }
+            _ => Some(format!("{path}: {x:?} vs {y:?}")),
+        },
         _ => (a != b).then(|| format!("{path}: {a} vs {b}")),
     }
 }

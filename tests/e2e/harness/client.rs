@@ -55,13 +55,23 @@ impl Strata {
     fn wait_ready(&mut self) {
         let url = self.url("/-/ready");
         let http = self.http.clone();
+        let process = &mut self.process;
         let ok = wait_until(Duration::from_secs(120), || {
+            assert!(
+                process.is_running(),
+                "strata exited\n{}",
+                process.log_tail(40)
+            );
             http.get(&url)
                 .send()
                 .map(|r| r.status().is_success())
                 .unwrap_or(false)
         });
-        assert!(ok, "strata did not become ready\n{}", self.process.log_tail(40));
+        assert!(
+            ok,
+            "strata did not become ready\n{}",
+            self.process.log_tail(40)
+        );
     }
 
     /// Kills the server with SIGKILL and starts it again on the same port and data.
@@ -77,9 +87,14 @@ impl Strata {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Returns the shared HTTP client.
-    pub fn http(&self) -> &reqwest::blocking::Client {
-        &self.http
+    /// Stops the server with SIGTERM (a clean shutdown) and starts it again; returns whether
+    /// the clean shutdown exited with status 0.
+    pub fn terminate_and_restart(&mut self) -> bool {
+        let clean = self.process.terminate(Duration::from_secs(60));
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        self.process = spawn(&self.addr, &self.data_dir, &extra);
+        self.wait_ready();
+        clean
     }
 
     /// Posts a raw remote_write body with the given content type and encoding headers.
@@ -117,7 +132,12 @@ impl Strata {
 
     /// Reads series with remote_read (sampled response) for matchers `(type, name, value)`,
     /// type 0 `=`, 1 `!=`, 2 `=~`, 3 `!~`.
-    pub fn read(&self, matchers: &[(i32, &str, &str)], start_ms: i64, end_ms: i64) -> Vec<ReadSeries> {
+    pub fn read(
+        &self,
+        matchers: &[(i32, &str, &str)],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<ReadSeries> {
         let req = ReadRequest {
             queries: vec![Query {
                 start_timestamp_ms: start_ms,
@@ -148,7 +168,11 @@ impl Strata {
             .expect("remote read request");
         let status = resp.status();
         let bytes = resp.bytes().expect("remote read body");
-        assert!(status.is_success(), "remote read: {status}: {}", String::from_utf8_lossy(&bytes));
+        assert!(
+            status.is_success(),
+            "remote read: {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
         let raw = snap::raw::Decoder::new()
             .decompress_vec(&bytes)
             .expect("snappy response");

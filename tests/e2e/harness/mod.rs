@@ -3,8 +3,8 @@
 pub mod api;
 pub mod client;
 pub mod peers;
-pub mod prometheus;
 pub mod process;
+pub mod prometheus;
 
-pub use client::{ReadSeries, Strata};
-pub use process::{ChildProcess, free_port, wait_until};
+pub use client::Strata;
+pub use process::wait_until;

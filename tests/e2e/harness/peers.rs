@@ -19,7 +19,10 @@ pub fn bin_dir() -> PathBuf {
             String::from_utf8_lossy(&out.stderr)
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().last().expect("fetch-peers prints the bin dir");
+        let last = stdout
+            .lines()
+            .last()
+            .expect("fetch-peers prints the bin dir");
         PathBuf::from(last.trim())
     })
     .clone()

@@ -26,7 +26,10 @@ impl Prometheus {
         let addr = format!("127.0.0.1:{}", free_port());
         let mut cmd = Command::new(program("prometheus"));
         cmd.arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address={addr}"))
             .args(extra);
         let process = ChildProcess::spawn("prometheus", cmd, &dir.join("prometheus.log"));

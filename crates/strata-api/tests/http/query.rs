@@ -359,3 +359,51 @@ async fn large_answers_are_streamed_whole() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["data"]["result"].as_array().unwrap().len(), 4000);
 }
+
+#[tokio::test]
+async fn cors_headers_as_prometheus_sets_them() {
+    let srv = start().await;
+    let resp = srv
+        .client
+        .get(srv.url("/api/v1/labels"))
+        .header("Origin", "http://grafana.local")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://grafana.local"
+    );
+    assert_eq!(
+        resp.headers()["access-control-allow-methods"],
+        "GET, POST, OPTIONS"
+    );
+    let resp = srv
+        .client
+        .request(reqwest::Method::OPTIONS, srv.url("/api/v1/query"))
+        .header("Origin", "http://grafana.local")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://grafana.local"
+    );
+}
+
+#[tokio::test]
+async fn timeout_parameter_bounds_the_query() {
+    let srv = seeded().await;
+    let (status, v) = get_json(
+        &srv,
+        "/api/v1/query_range?query=sum(rate(up%5B1m%5D))&start=0&end=10999&step=1&timeout=0.000001",
+    )
+    .await;
+    assert_eq!(
+        (status, v["errorType"].as_str()),
+        (503, Some("timeout")),
+        "{v}"
+    );
+}

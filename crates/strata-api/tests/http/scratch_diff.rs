@@ -1,84 +1,40 @@
 //! SCRATCH: temporary differential run against a Prometheus on 127.0.0.1:19090 (deleted later).
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::all)]
-use crate::support::start;
 use std::time::{SystemTime, UNIX_EPOCH};
+use crate::support::start;
 
 type OwnedSeries = (Vec<(String, String)>, Vec<(i64, f64)>);
 #[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub content_type: String,
-    pub body: String,
-}
-impl Answer {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-struct Twin {
-    c: reqwest::Client,
-}
+pub struct Answer { pub status: u16, pub content_type: String, pub body: String }
+impl Answer { pub fn json(&self) -> serde_json::Value { serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null) } }
+struct Twin { c: reqwest::Client }
 impl Twin {
-    async fn get(&self, base: &str, path: &str) -> Answer {
-        ans(self.c.get(format!("{base}{path}")).send().await.unwrap()).await
-    }
+    async fn get(&self, base: &str, path: &str) -> Answer { ans(self.c.get(format!("{base}{path}")).send().await.unwrap()).await }
     async fn post_form(&self, base: &str, path: &str, form: &[(&str, &str)]) -> Answer {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        ans(self
-            .c
-            .post(format!("{base}{path}"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap())
-        .await
+        let body = form.iter().map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v))).collect::<Vec<_>>().join("&");
+        ans(self.c.post(format!("{base}{path}")).header("Content-Type", "application/x-www-form-urlencoded").body(body).send().await.unwrap()).await
     }
 }
 async fn ans(r: reqwest::Response) -> Answer {
     let status = r.status().as_u16();
-    let content_type = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    Answer {
-        status,
-        content_type,
-        body: r.text().await.unwrap_or_default(),
-    }
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    Answer { status, content_type, body: r.text().await.unwrap_or_default() }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn scratch_diff() {
     let srv = start().await;
     let end = now_s_minus(120);
     let data = dataset(end);
-    let ts: Vec<strata_proto::TimeSeries> = data
-        .iter()
-        .map(|(l, s)| {
-            let l: Vec<(&str, &str)> = l.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-            crate::support::series(&l, s)
-        })
-        .collect();
+    let ts: Vec<strata_proto::TimeSeries> = data.iter().map(|(l, s)| {
+        let l: Vec<(&str, &str)> = l.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        crate::support::series(&l, s)
+    }).collect();
     let body = crate::support::write_body(ts);
     assert_eq!(srv.write(body.clone()).await.0, 204);
     let c = reqwest::Client::new();
-    let r = c
-        .post("http://127.0.0.1:19090/api/v1/write")
-        .header("Content-Type", "application/x-protobuf")
-        .header("Content-Encoding", "snappy")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = c.post("http://127.0.0.1:19090/api/v1/write").header("Content-Type","application/x-protobuf").header("Content-Encoding","snappy").header("X-Prometheus-Remote-Write-Version","0.1.0").body(body).send().await.unwrap();
     assert!(r.status().is_success(), "{:?}", r.text().await);
     let twin = Twin { c };
     let strata = srv.url("");
@@ -92,26 +48,11 @@ async fn scratch_diff() {
         // Instant queries.
         format!("/api/v1/query?query=up&time={t}"),
         format!("/api/v1/query?query={}&time={t}", q("sum by (job) (up)")),
-        format!(
-            "/api/v1/query?query={}&time={t}",
-            q("rate(http_requests_total[5m])")
-        ),
-        format!(
-            "/api/v1/query?query={}&time={t}",
-            q("histogram_quantile(0.9, rate(http_requests_total[5m]))")
-        ),
-        format!(
-            "/api/v1/query?query={}&time={t}",
-            q("http_requests_total offset 5m")
-        ),
-        format!(
-            "/api/v1/query?query={}&time={t}",
-            q("http_requests_total @ end()")
-        ),
-        format!(
-            "/api/v1/query?query={}&time={t}",
-            q("max_over_time(node_load1[10m:1m])")
-        ),
+        format!("/api/v1/query?query={}&time={t}", q("rate(http_requests_total[5m])")),
+        format!("/api/v1/query?query={}&time={t}", q("histogram_quantile(0.9, rate(http_requests_total[5m]))")),
+        format!("/api/v1/query?query={}&time={t}", q("http_requests_total offset 5m")),
+        format!("/api/v1/query?query={}&time={t}", q("http_requests_total @ end()")),
+        format!("/api/v1/query?query={}&time={t}", q("max_over_time(node_load1[10m:1m])")),
         format!("/api/v1/query?query={}&time={t}", q("node_load1[2m]")),
         format!("/api/v1/query?query={}&time={t}", q("weird_values")),
         format!("/api/v1/query?query={}&time={t}", q("1/3")),
@@ -123,54 +64,30 @@ async fn scratch_diff() {
         format!("/api/v1/query?query=up&time={t}&lookback_delta=1s"),
         format!("/api/v1/query?query=up&time={t}&lookback_delta=10m"),
         format!("/api/v1/query?query=up&time={t}&timeout=30s"),
-        format!(
-            "/api/v1/query?query={}&time={t}",
-            q("{\"utf8_metric\", \"http.method\"=\"GET\"}")
-        ),
+        format!("/api/v1/query?query={}&time={t}", q("{\"utf8_metric\", \"http.method\"=\"GET\"}")),
         format!("/api/v1/query?query={}&time={t}", q("rate(up[5m])")),
         format!("/api/v1/query?query=nonexistent_metric&time={t}"),
         // Range queries.
         format!("/api/v1/query_range?query=up&start={s}&end={t}&step=60"),
-        format!(
-            "/api/v1/query_range?query={}&start={s}&end={t}&step=1m",
-            q("rate(http_requests_total[2m])")
-        ),
-        format!(
-            "/api/v1/query_range?query={}&start={s}&end={t}&step=37.5",
-            q("sum(node_cpu_seconds_total)")
-        ),
+        format!("/api/v1/query_range?query={}&start={s}&end={t}&step=1m", q("rate(http_requests_total[2m])")),
+        format!("/api/v1/query_range?query={}&start={s}&end={t}&step=37.5", q("sum(node_cpu_seconds_total)")),
         format!("/api/v1/query_range?query=up&start={s}&end={t}&step=60&limit=1"),
-        format!(
-            "/api/v1/query_range?query={}&start={s}&end={t}&step=90",
-            q("scalar(count(up))")
-        ),
+        format!("/api/v1/query_range?query={}&start={s}&end={t}&step=90", q("scalar(count(up))")),
         format!("/api/v1/query_range?query=up&start={t}&end={t}&step=15"),
         // Series, labels, label values.
         "/api/v1/series?match[]=up".to_string(),
-        format!(
-            "/api/v1/series?match[]=up&match[]={}&start={s}&end={t}",
-            q("{job=\"api\"}")
-        ),
-        format!(
-            "/api/v1/series?match[]={}",
-            q("{__name__=~\"node_.*\", mode!=\"idle\"}")
-        ),
+        format!("/api/v1/series?match[]=up&match[]={}&start={s}&end={t}", q("{job=\"api\"}")),
+        format!("/api/v1/series?match[]={}", q("{__name__=~\"node_.*\", mode!=\"idle\"}")),
         "/api/v1/series?match[]=up&limit=2".to_string(),
         "/api/v1/series?match[]=up&start=10&end=5".to_string(),
         format!("/api/v1/series?match[]=up&start={rfc}&end=2015-07-01T21:10:51Z"),
         "/api/v1/labels".to_string(),
         "/api/v1/labels?limit=3".to_string(),
         format!("/api/v1/labels?match[]=up&start={s}&end={t}"),
-        format!(
-            "/api/v1/labels?match[]={}&match[]=node_load1",
-            q("http_requests_total{code=\"500\"}")
-        ),
+        format!("/api/v1/labels?match[]={}&match[]=node_load1", q("http_requests_total{code=\"500\"}")),
         "/api/v1/label/job/values".to_string(),
         "/api/v1/label/__name__/values?limit=2".to_string(),
-        format!(
-            "/api/v1/label/mode/values?match[]={}",
-            q("node_cpu_seconds_total{cpu=\"1\"}")
-        ),
+        format!("/api/v1/label/mode/values?match[]={}", q("node_cpu_seconds_total{cpu=\"1\"}")),
         "/api/v1/label/U__http_2e_method/values".to_string(),
         "/api/v1/label/U__bad_zz_/values".to_string(),
         "/api/v1/label/no_such_label/values".to_string(),
@@ -179,38 +96,15 @@ async fn scratch_diff() {
         "/api/v1/metadata?limit=1&metric=up".to_string(),
         format!("/api/v1/query_exemplars?query=up&start={s}.123&end={t}.456"),
         "/api/v1/query_exemplars?query=up".to_string(),
-        format!(
-            "/api/v1/format_query?query={}",
-            q("sum(rate(foo[5m]))by(job)")
-        ),
+        format!("/api/v1/format_query?query={}", q("sum(rate(foo[5m]))by(job)")),
         format!("/api/v1/format_query?query={}", q("up{job=\"a\"}")),
-        format!(
-            "/api/v1/format_query?query={}",
-            q(
-                "sum by (job) (rate(http_requests_total{job=\"api\",code=~\"5..\"}[5m])) / sum by (job) (rate(http_requests_total{job=\"api\"}[5m])) > 0.01"
-            )
-        ),
-        format!(
-            "/api/v1/format_query?query={}",
-            q("-foo offset 5m @ 100 + ignoring(a) group_left(b) bar[5m:1m]")
-        ),
+        format!("/api/v1/format_query?query={}", q("sum by (job) (rate(http_requests_total{job=\"api\",code=~\"5..\"}[5m])) / sum by (job) (rate(http_requests_total{job=\"api\"}[5m])) > 0.01")),
+        format!("/api/v1/format_query?query={}", q("-foo offset 5m @ 100 + ignoring(a) group_left(b) bar[5m:1m]")),
         format!("/api/v1/parse_query?query={}", q("up")),
-        format!(
-            "/api/v1/parse_query?query={}",
-            q("sum without (instance) (rate(foo{a=~\"b.*\"}[5m] offset 1m))")
-        ),
-        format!(
-            "/api/v1/parse_query?query={}",
-            q("-(1 + 2) * on(job) group_left(x) bar @ 100")
-        ),
-        format!(
-            "/api/v1/parse_query?query={}",
-            q("max_over_time(foo[10m:1m])")
-        ),
-        format!(
-            "/api/v1/parse_query?query={}",
-            q("topk(3, foo) or label_replace(bar, \"a\", \"$1\", \"b\", \"(.*)\")")
-        ),
+        format!("/api/v1/parse_query?query={}", q("sum without (instance) (rate(foo{a=~\"b.*\"}[5m] offset 1m))")),
+        format!("/api/v1/parse_query?query={}", q("-(1 + 2) * on(job) group_left(x) bar @ 100")),
+        format!("/api/v1/parse_query?query={}", q("max_over_time(foo[10m:1m])")),
+        format!("/api/v1/parse_query?query={}", q("topk(3, foo) or label_replace(bar, \"a\", \"$1\", \"b\", \"(.*)\")")),
         "/api/v1/rules".to_string(),
         "/api/v1/alerts".to_string(),
         // Malformed requests.
@@ -220,10 +114,7 @@ async fn scratch_diff() {
         format!("/api/v1/query?query={}&time={t}", q("foo{a=~\"(\"}")),
         format!("/api/v1/query?query={}&time={t}", q("rate(up)")),
         format!("/api/v1/query?query={}&time={t}", q("1 + \"a\"")),
-        format!(
-            "/api/v1/query?query={}&time={t}",
-            q("up + on(job) group_left node_cpu_seconds_total")
-        ),
+        format!("/api/v1/query?query={}&time={t}", q("up + on(job) group_left node_cpu_seconds_total")),
         "/api/v1/query?query=up&time=yesterday".to_string(),
         "/api/v1/query?query=up&time=2015-13-01T00:00:00Z".to_string(),
         "/api/v1/query?query=up&limit=-1".to_string(),
@@ -276,10 +167,7 @@ async fn scratch_diff() {
     let mut message_diffs = Vec::new();
     let mut check = |what: String, a: Answer, b: Answer, shape: bool| {
         if a.status != b.status {
-            failures.push(format!(
-                "{what}: status {} vs {}\n  strata: {}\n  prometheus: {}",
-                a.status, b.status, a.body, b.body
-            ));
+            failures.push(format!("{what}: status {} vs {}\n  strata: {}\n  prometheus: {}", a.status, b.status, a.body, b.body));
             return;
         }
         let (mut ja, mut jb) = (a.json(), b.json());
@@ -299,27 +187,18 @@ async fn scratch_diff() {
         }
         if shape {
             let keys = |v: &serde_json::Value| -> Vec<String> {
-                v.as_object()
-                    .map(|o| o.keys().cloned().collect())
-                    .unwrap_or_default()
+                v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
             };
             if b.status == 200 && (ja["data"].is_object() != jb["data"].is_object()) {
                 failures.push(format!("{what}: data shape {} vs {}", a.body, b.body));
             }
             if what.contains("/status/tsdb") && keys(&ja["data"]) != keys(&jb["data"]) {
-                failures.push(format!(
-                    "{what}: keys {:?} vs {:?}",
-                    keys(&ja["data"]),
-                    keys(&jb["data"])
-                ));
+                failures.push(format!("{what}: keys {:?} vs {:?}", keys(&ja["data"]), keys(&jb["data"])));
             }
             return;
         }
         if let Some(d) = json_diff(&ja["data"], &jb["data"], "data") {
-            failures.push(format!(
-                "{what}: {d}\n  strata: {}\n  prometheus: {}",
-                a.body, b.body
-            ));
+            failures.push(format!("{what}: {d}\n  strata: {}\n  prometheus: {}", a.body, b.body));
         } else if count(&ja, "warnings") != count(&jb, "warnings")
             || count(&ja, "infos") != count(&jb, "infos")
         {
@@ -330,73 +209,22 @@ async fn scratch_diff() {
     };
 
     for path in &gets {
-        check(
-            format!("GET {path}"),
-            twin.get(&strata, path).await,
-            twin.get(&prom, path).await,
-            false,
-        );
+        check(format!("GET {path}"), twin.get(&strata, path).await, twin.get(&prom, path).await, false);
     }
     for path in shape_only {
-        check(
-            format!("GET {path}"),
-            twin.get(&strata, path).await,
-            twin.get(&prom, path).await,
-            true,
-        );
+        check(format!("GET {path}"), twin.get(&strata, path).await, twin.get(&prom, path).await, true);
     }
     // The same queries as form-encoded POSTs where Prometheus accepts them.
     let posts: Vec<(&str, Vec<(&str, String)>)> = vec![
-        (
-            "/api/v1/query",
-            vec![
-                ("query", "sum(rate(http_requests_total[5m]))".into()),
-                ("time", t.clone()),
-            ],
-        ),
-        (
-            "/api/v1/query",
-            vec![("query", "sum(".into()), ("time", t.clone())],
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", "up".into()),
-                ("start", s.clone()),
-                ("end", t.clone()),
-                ("step", "1m".into()),
-            ],
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", "up".into()),
-                ("start", t.clone()),
-                ("end", s.clone()),
-                ("step", "1m".into()),
-            ],
-        ),
-        (
-            "/api/v1/series",
-            vec![("match[]", "up".into()), ("match[]", "node_load1".into())],
-        ),
+        ("/api/v1/query", vec![("query", "sum(rate(http_requests_total[5m]))".into()), ("time", t.clone())]),
+        ("/api/v1/query", vec![("query", "sum(".into()), ("time", t.clone())]),
+        ("/api/v1/query_range", vec![("query", "up".into()), ("start", s.clone()), ("end", t.clone()), ("step", "1m".into())]),
+        ("/api/v1/query_range", vec![("query", "up".into()), ("start", t.clone()), ("end", s.clone()), ("step", "1m".into())]),
+        ("/api/v1/series", vec![("match[]", "up".into()), ("match[]", "node_load1".into())]),
         ("/api/v1/series", vec![("start", s.clone())]),
-        (
-            "/api/v1/labels",
-            vec![("match[]", "http_requests_total".into())],
-        ),
-        (
-            "/api/v1/query_exemplars",
-            vec![
-                ("query", "up".into()),
-                ("start", s.clone()),
-                ("end", t.clone()),
-            ],
-        ),
-        (
-            "/api/v1/format_query",
-            vec![("query", "sum(up)by(job)".into())],
-        ),
+        ("/api/v1/labels", vec![("match[]", "http_requests_total".into())]),
+        ("/api/v1/query_exemplars", vec![("query", "up".into()), ("start", s.clone()), ("end", t.clone())]),
+        ("/api/v1/format_query", vec![("query", "sum(up)by(job)".into())]),
         ("/api/v1/label/job/values", vec![]),
         ("/api/v1/metadata", vec![]),
     ];
@@ -410,9 +238,48 @@ async fn scratch_diff() {
         );
     }
 
-    for d in &message_diffs {
-        eprintln!("message differs: {d}");
+    let (t, start) = (end.to_string(), (end - 1200).to_string());
+
+    let commands: Vec<Vec<String>> = [
+        vec!["instant", "--time", &t, "SERVER", "up"],
+        vec!["instant", "--time", &t, "SERVER", "sum by (job, code) (rate(http_requests_total[5m]))"],
+        vec!["instant", "--time", &t, "SERVER", "weird_values"],
+        vec!["instant", "--time", &t, "SERVER", "node_load1[1m]"],
+        vec!["instant", "--time", &t, "SERVER", "scalar(sum(up))"],
+        vec!["instant", "--time", &t, "SERVER", "{\"utf8_metric\", \"http.method\"=\"GET\"}"],
+        vec!["instant", "--time", &t, "-o", "json", "SERVER", "rate(node_cpu_seconds_total[2m])"],
+        vec!["range", "--start", &start, "--end", &t, "--step", "60s", "SERVER", "rate(http_requests_total[5m])"],
+        vec!["range", "--start", &start, "--end", &t, "--step", "45s", "SERVER", "avg_over_time(node_load1[3m])"],
+        vec!["range", "--start", &start, "--end", &t, "--step", "1m", "-o", "json", "SERVER", "up == 1"],
+        vec!["series", "--match", "up", "--match", "node_load1", "--start", &start, "--end", &t, "SERVER"],
+        vec!["series", "--match", "{job=~\"a.*|node\"}", "SERVER"],
+        vec!["labels", "--start", &start, "--end", &t, "SERVER", "job"],
+        vec!["labels", "--match", "up", "SERVER", "instance"],
+        vec!["labels", "SERVER", "__name__"],
+        // Errors: both must fail the same way.
+        vec!["instant", "--time", &t, "SERVER", "sum(rate(foo[5m])"],
+        vec!["range", "--start", &t, "--end", &start, "--step", "60s", "SERVER", "up"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|s| s.to_string()).collect())
+    .collect();
+
+    for cmd in commands {
+        let outs: Vec<(bool, String, String)> = [strata.clone(), prom.clone()].iter()
+            .map(|base| {
+                let mut args = vec!["query".to_string()];
+                args.extend(cmd.iter().map(|a| if a == "SERVER" { base.clone() } else { a.clone() }));
+                promtool_run(&args)
+            })
+            .collect();
+        let (s, p) = (&outs[0], &outs[1]);
+        assert_eq!(s.0, p.0, "promtool {cmd:?}: exit status differs\nstrata: {}\nprometheus: {}", s.2, p.2);
+        if p.0 {
+            assert!(!p.1.trim().is_empty(), "promtool {cmd:?}: empty reference output");
+            assert_eq!(canonical(&cmd, &s.1), canonical(&cmd, &p.1), "promtool {cmd:?}: output differs\nstrata:\n{}\nprometheus:\n{}", s.1, p.1);
+        }
     }
+    for d in &message_diffs { eprintln!("message differs: {d}"); }
     eprintln!("{} differences:\n{}", failures.len(), failures.join("\n"));
 }
 /// Percent-encodes everything but unreserved characters.
@@ -454,11 +321,7 @@ pub fn dataset(end_s: i64) -> Vec<OwnedSeries> {
             times.iter().map(|&t| (t, v)).collect(),
         ));
     }
-    for (method, code, rate) in [
-        ("GET", "200", 3.0),
-        ("GET", "500", 0.25),
-        ("POST", "200", 1.5),
-    ] {
+    for (method, code, rate) in [("GET", "200", 3.0), ("GET", "500", 0.25), ("POST", "200", 1.5)] {
         out.push((
             own(&[
                 ("__name__", "http_requests_total"),
@@ -493,11 +356,7 @@ pub fn dataset(end_s: i64) -> Vec<OwnedSeries> {
         }
     }
     out.push((
-        own(&[
-            ("__name__", "node_load1"),
-            ("instance", "a:9100"),
-            ("job", "node"),
-        ]),
+        own(&[("__name__", "node_load1"), ("instance", "a:9100"), ("job", "node")]),
         times
             .iter()
             .enumerate()
@@ -521,11 +380,7 @@ pub fn dataset(end_s: i64) -> Vec<OwnedSeries> {
             .collect(),
     ));
     out.push((
-        own(&[
-            ("__name__", "utf8_metric"),
-            ("http.method", "GET"),
-            ("job", "otel"),
-        ]),
+        own(&[("__name__", "utf8_metric"), ("http.method", "GET"), ("job", "otel")]),
         times.iter().map(|&t| (t, 2.5)).collect(),
     ));
     out
@@ -561,13 +416,15 @@ pub fn json_diff(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Op
                 .enumerate()
                 .find_map(|(i, (p, q))| json_diff(p, q, &format!("{path}[{i}]")))
         }
-        (V::String(x), V::String(y)) if x != y => match (x.parse::<f64>(), y.parse::<f64>()) {
-            (Ok(p), Ok(q)) if p.is_finite() && q.is_finite() => {
-                let tol = 1e-12 * p.abs().max(q.abs());
-                ((p - q).abs() > tol).then(|| format!("{path}: {x:?} vs {y:?}"))
+        (V::String(x), V::String(y)) if x != y => {
+            match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(p), Ok(q)) if p.is_finite() && q.is_finite() => {
+                    let tol = 1e-12 * p.abs().max(q.abs());
+                    ((p - q).abs() > tol).then(|| format!("{path}: {x:?} vs {y:?}"))
+                }
+                _ => Some(format!("{path}: {x:?} vs {y:?}")),
             }
-            _ => Some(format!("{path}: {x:?} vs {y:?}")),
-        },
+        }
         _ => (a != b).then(|| format!("{path}: {a} vs {b}")),
     }
 }
@@ -591,4 +448,25 @@ pub fn normalize(v: &mut serde_json::Value) {
 /// Returns the number of entries of `v[field]` (warnings, infos).
 pub fn count(v: &serde_json::Value, field: &str) -> usize {
     v[field].as_array().map_or(0, Vec::len)
+}
+fn canonical(cmd: &[String], out: &str) -> String {
+    if cmd.iter().any(|a| a == "json") {
+        let mut v: serde_json::Value = serde_json::from_str(out).unwrap_or(serde_json::Value::Null);
+        if let Some(a) = v.as_array_mut() {
+            a.sort_by_key(|x| x.to_string());
+        }
+        return v.to_string();
+    }
+    if cmd[0] == "instant" || cmd[0] == "series" {
+        let mut lines: Vec<&str> = out.lines().collect();
+        lines.sort_unstable();
+        return lines.join("\n");
+    }
+    out.to_owned()
+}
+
+
+fn promtool_run(args: &[String]) -> (bool, String, String) {
+    let out = std::process::Command::new(format!("{}/.cache/strata-peers/bin/promtool", std::env::var("HOME").unwrap())).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }

@@ -40,7 +40,11 @@ impl ChunkSamples {
                 return false;
             }
             let mut it = chunk.iter();
-            let first = if t > chunk.min_time() { it.seek(t) } else { it.next() };
+            let first = if t > chunk.min_time() {
+                it.seek(t)
+            } else {
+                it.next()
+            };
             self.current.extend(first);
             self.current.extend(it);
             if !self.current.is_empty() {

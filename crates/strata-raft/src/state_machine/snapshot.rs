@@ -40,11 +40,15 @@ struct Descriptor {
 #[derive(Debug)]
 pub struct SnapshotBuilder {
     inner: Arc<Inner>,
+    _token: Option<Arc<()>>,
 }
 
 impl SnapshotBuilder {
-    pub(super) fn new(inner: Arc<Inner>) -> Self {
-        SnapshotBuilder { inner }
+    pub(super) fn new(inner: Arc<Inner>, token: Option<Arc<()>>) -> Self {
+        SnapshotBuilder {
+            inner,
+            _token: token,
+        }
     }
 }
 

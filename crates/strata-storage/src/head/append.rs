@@ -241,29 +241,29 @@ impl HeadSeries {
 
     /// Returns the value bits of the in-memory sample at `t`, if there is one.
     fn find_sample(&self, t: i64) -> Option<u64> {
-        if let Some(o) = &self.ooo {
-            if let Ok(i) = o.binary_search_by_key(&t, |x| x.0) {
-                return Some(o[i].1.to_bits());
-            }
+        if let Some(o) = &self.ooo
+            && let Ok(i) = o.binary_search_by_key(&t, |x| x.0)
+        {
+            return Some(o[i].1.to_bits());
         }
         let in_range = |mint: Option<i64>, maxt: Option<i64>| {
             mint.is_some_and(|m| m <= t) && maxt.is_some_and(|m| t <= m)
         };
         if in_range(self.open.min_time(), self.open.max_time()) {
             let mut it = self.open.iter();
-            if let Some((st, sv)) = it.seek(t) {
-                if st == t {
-                    return Some(sv.to_bits());
-                }
+            if let Some((st, sv)) = it.seek(t)
+                && st == t
+            {
+                return Some(sv.to_bits());
             }
         }
         for c in &self.closed {
             if in_range(Some(c.chunk.min_time()), Some(c.chunk.max_time())) {
                 let mut it = c.chunk.iter();
-                if let Some((st, sv)) = it.seek(t) {
-                    if st == t {
-                        return Some(sv.to_bits());
-                    }
+                if let Some((st, sv)) = it.seek(t)
+                    && st == t
+                {
+                    return Some(sv.to_bits());
                 }
             }
         }

@@ -76,13 +76,20 @@ impl Head {
         self.retired = retired;
         let slots: Vec<u32> = self.iter_live().map(|(slot, _)| slot).collect();
         for slot in slots {
-            let Some(s) = self.get_mut(slot) else { continue };
+            let Some(s) = self.get_mut(slot) else {
+                continue;
+            };
             seal_ooo(s, &cfg, shard, &mut next_ooo_seq)?;
             let chunks = planned_chunks(s, &cfg);
             let segment = if s.seg.num_samples() > 0 {
                 let seq = s.next_seg;
                 s.next_seg += 1;
-                Some((seq, std::mem::replace(&mut s.seg, XorAppender::new()).bytes().to_vec()))
+                Some((
+                    seq,
+                    std::mem::replace(&mut s.seg, XorAppender::new())
+                        .bytes()
+                        .to_vec(),
+                ))
             } else {
                 None
             };
@@ -120,18 +127,18 @@ impl Head {
             let top = p.chunks.iter().map(|c| c.partition).max();
             let mark = |s: &mut HeadSeries| {
                 for c in &mut s.closed {
-                    if p.chunks
-                        .iter()
-                        .any(|pc| pc.ooo_seq == c.ooo_seq && pc.chunk.min_time() == c.chunk.min_time())
-                    {
+                    if p.chunks.iter().any(|pc| {
+                        pc.ooo_seq == c.ooo_seq && pc.chunk.min_time() == c.chunk.min_time()
+                    }) {
                         c.flushed = true;
                     }
                 }
                 s.posted_partition = s.posted_partition.max(top);
             };
-            let live = self
-                .find_ref(p.r)
-                .filter(|&slot| self.get(slot).is_some_and(|s| s.incarnation == p.incarnation));
+            let live = self.find_ref(p.r).filter(|&slot| {
+                self.get(slot)
+                    .is_some_and(|s| s.incarnation == p.incarnation)
+            });
             if let Some(slot) = live {
                 if let Some(s) = self.get_mut(slot) {
                     mark(s);

@@ -71,7 +71,10 @@ impl MemIndex {
 
     /// Returns every value of label `name`, unsorted.
     pub(crate) fn values(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.map.get(name).into_iter().flat_map(|m| m.keys().map(|k| &**k))
+        self.map
+            .get(name)
+            .into_iter()
+            .flat_map(|m| m.keys().map(|k| &**k))
     }
 
     /// Returns an estimate of the index's heap bytes.
@@ -87,18 +90,18 @@ impl MemIndex {
     }
 }
 
-/// The head index together with the list of live slots, as a [`PostingsSource`].
-#[derive(Debug)]
+/// The head index together with a way to list the live slots (only needed for selectors
+/// without an intersecting matcher), as a [`PostingsSource`].
 pub(crate) struct HeadPostings<'a> {
     pub(crate) index: &'a MemIndex,
-    pub(crate) live: Vec<u32>,
+    pub(crate) live: &'a dyn Fn() -> Vec<u32>,
 }
 
 impl PostingsSource for HeadPostings<'_> {
     type Ref = u32;
 
     fn all_postings(&self) -> Result<Vec<u32>> {
-        Ok(self.live.clone())
+        Ok((self.live)())
     }
 
     fn postings_for(&self, name: &str, filter: &ValueFilter<'_>) -> Result<Vec<u32>> {
@@ -106,10 +109,7 @@ impl PostingsSource for HeadPostings<'_> {
             return Ok(Vec::new());
         };
         let lists: Vec<Vec<u32>> = match filter {
-            ValueFilter::Exact(vs) => vs
-                .iter()
-                .filter_map(|v| values.get(*v).cloned())
-                .collect(),
+            ValueFilter::Exact(vs) => vs.iter().filter_map(|v| values.get(*v).cloned()).collect(),
             ValueFilter::Matching { .. } => values
                 .iter()
                 .filter(|(v, _)| filter.accepts(v))
@@ -129,13 +129,18 @@ mod tests {
     #[test]
     fn adds_and_removes_postings_in_order() {
         let mut idx = MemIndex::default();
-        let a = Labels::from_pairs([("job", "x"), ("i", "1")]).unwrap().to_canonical();
-        let b = Labels::from_pairs([("job", "x"), ("i", "2")]).unwrap().to_canonical();
+        let a = Labels::from_pairs([("job", "x"), ("i", "1")])
+            .unwrap()
+            .to_canonical();
+        let b = Labels::from_pairs([("job", "x"), ("i", "2")])
+            .unwrap()
+            .to_canonical();
         idx.add(5, &a);
         idx.add(2, &b);
+        let live = || vec![2, 5];
         let src = HeadPostings {
             index: &idx,
-            live: vec![2, 5],
+            live: &live,
         };
         let got = src
             .postings_for("job", &ValueFilter::Exact(vec!["x"]))

@@ -90,16 +90,22 @@ impl HeadSeries {
 impl Head {
     /// Returns the slots of the live series matching every matcher.
     fn select_slots(&self, matchers: &[Matcher]) -> Result<Vec<u32>> {
+        let live = || self.iter_live().map(|(slot, _)| slot).collect();
         let src = HeadPostings {
             index: self.index(),
-            live: self.iter_live().map(|(slot, _)| slot).collect(),
+            live: &live,
         };
         select_postings(&src, matchers)
     }
 
     /// Returns every head series (live or retired) that matches and holds data in
     /// `[mint, maxt]`, with copies of the overlapping chunks.
-    pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<HeadSelected>> {
+    pub(crate) fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<HeadSelected>> {
         let mut out = Vec::new();
         let mut push = |s: &HeadSeries| -> Result<()> {
             if !s.overlaps(mint, maxt) {
@@ -126,7 +132,11 @@ impl Head {
                 push(s)?;
             }
         }
-        for s in self.retired.iter().filter(|s| matches_all(&s.labels, matchers)) {
+        for s in self
+            .retired
+            .iter()
+            .filter(|s| matches_all(&s.labels, matchers))
+        {
             push(s)?;
         }
         Ok(out)

@@ -53,8 +53,7 @@ fn survives_reopen() {
     {
         let (_db, log) = open(dir.path());
         wait(|d| log.append(GroupId(4), ents(0..3), d)).unwrap();
-        wait(|d| log.put_state(GroupId(4), StateKey::Committed, b"c".to_vec(), false, d))
-            .unwrap();
+        wait(|d| log.put_state(GroupId(4), StateKey::Committed, b"c".to_vec(), false, d)).unwrap();
         log.shutdown();
     }
     let (_db, log) = open(dir.path());

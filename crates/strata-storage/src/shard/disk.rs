@@ -12,7 +12,11 @@ use crate::postings::{PostingsSource, ValueFilter, union_all};
 /// A RocksDB snapshot of the node's instance.
 pub(crate) type Snapshot<'a> = SnapshotWithThreadMode<'a, DB>;
 
-fn read_options(snap: Option<&Snapshot<'_>>, upper: Option<Vec<u8>>, total_order: bool) -> ReadOptions {
+fn read_options(
+    snap: Option<&Snapshot<'_>>,
+    upper: Option<Vec<u8>>,
+    total_order: bool,
+) -> ReadOptions {
     let mut ro = ReadOptions::default();
     if let Some(s) = snap {
         ro.set_snapshot(s);
@@ -95,15 +99,26 @@ impl PartitionPostings<'_> {
     }
 
     /// Collects the refs under `prefix`, keeping those whose value passes `keep`.
-    fn collect(&self, prefix: &[u8], mut keep: impl FnMut(&[u8]) -> bool) -> Result<Vec<SeriesRef>> {
+    fn collect(
+        &self,
+        prefix: &[u8],
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Vec<SeriesRef>> {
         let mut out = Vec::new();
-        scan_prefix(self.db, CF_POSTINGS, Some(self.snap), prefix, true, |k, _| {
-            let p = keys::parse_postings_key(k).ok_or_else(|| self.corrupt())?;
-            if keep(p.value) {
-                out.push(p.series);
-            }
-            Ok(true)
-        })?;
+        scan_prefix(
+            self.db,
+            CF_POSTINGS,
+            Some(self.snap),
+            prefix,
+            true,
+            |k, _| {
+                let p = keys::parse_postings_key(k).ok_or_else(|| self.corrupt())?;
+                if keep(p.value) {
+                    out.push(p.series);
+                }
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
 }
@@ -132,7 +147,8 @@ impl PostingsSource for PartitionPostings<'_> {
                 Ok(union_all(lists))
             }
             ValueFilter::Matching { .. } => {
-                let prefix = keys::postings_name_prefix(self.shard, self.partition, name.as_bytes());
+                let prefix =
+                    keys::postings_name_prefix(self.shard, self.partition, name.as_bytes());
                 // Keys are grouped by value: evaluate the matcher once per distinct value.
                 let mut last: Option<(Vec<u8>, bool)> = None;
                 let mut refs = self.collect(&prefix, |value| match &last {

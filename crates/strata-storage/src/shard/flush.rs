@@ -10,8 +10,8 @@ use strata_codec::Chunk;
 use super::Shard;
 use crate::db::{CF_CHUNKS, CF_HEAD, CF_META, CF_POSTINGS, CF_SERIES};
 use crate::error::{Error, Result};
-use crate::head::{FlushPlan, PlannedChunk, PlannedSeries};
 use crate::head::index_label_pairs;
+use crate::head::{FlushPlan, PlannedChunk, PlannedSeries};
 use crate::keys::{self, META_STATE};
 
 /// What one flush wrote, for the counters.
@@ -56,12 +56,14 @@ impl Shard {
         {
             let mut head = self.write_head()?;
             head.commit_flush(&plan);
-            self.write_partitions()?.extend(written.partitions.iter().copied());
+            self.write_partitions()?
+                .extend(written.partitions.iter().copied());
             self.durable.store(plan.scalars.applied, Ordering::Release);
         }
         let f = &self.flushed;
         f.chunks.fetch_add(written.chunks, Ordering::Relaxed);
-        f.chunk_bytes.fetch_add(written.chunk_bytes, Ordering::Relaxed);
+        f.chunk_bytes
+            .fetch_add(written.chunk_bytes, Ordering::Relaxed);
         f.samples.fetch_add(written.samples, Ordering::Relaxed);
         f.segments.fetch_add(written.segments, Ordering::Relaxed);
         f.flushes.fetch_add(1, Ordering::Relaxed);
@@ -90,7 +92,12 @@ impl Shard {
         Ok(written)
     }
 
-    fn plan_series(&self, p: &PlannedSeries, batch: &mut WriteBatch, w: &mut Written) -> Result<()> {
+    fn plan_series(
+        &self,
+        p: &PlannedSeries,
+        batch: &mut WriteBatch,
+        w: &mut Written,
+    ) -> Result<()> {
         let head_cf = self.db.cf(CF_HEAD)?;
         let series_prefix = keys::head_series_prefix(self.id, p.r);
         let series_end = keys::prefix_successor(&series_prefix).unwrap_or_default();
@@ -100,10 +107,14 @@ impl Shard {
         if p.delete_segments {
             batch.delete_range_cf(head_cf, &keys::head_key(self.id, p.r, 1), &series_end);
         }
-        if p.write_label_record {
-            if let Some(labels) = &p.labels {
-                batch.put_cf(head_cf, keys::head_key(self.id, p.r, keys::HEAD_LABELS_SEQ), labels);
-            }
+        if p.write_label_record
+            && let Some(labels) = &p.labels
+        {
+            batch.put_cf(
+                head_cf,
+                keys::head_key(self.id, p.r, keys::HEAD_LABELS_SEQ),
+                labels,
+            );
         }
         if let Some((seq, bytes)) = &p.segment {
             batch.put_cf(head_cf, keys::head_key(self.id, p.r, *seq), bytes);
@@ -115,7 +126,9 @@ impl Shard {
             let bytes = self.encode_closed(c)?;
             let key = match c.ooo_seq {
                 None => keys::chunk_key(self.id, c.partition, p.r, c.chunk.min_time()),
-                Some(seq) => keys::ooo_chunk_key(self.id, c.partition, p.r, c.chunk.min_time(), seq),
+                Some(seq) => {
+                    keys::ooo_chunk_key(self.id, c.partition, p.r, c.chunk.min_time(), seq)
+                }
             };
             w.chunks += 1;
             w.chunk_bytes += bytes.len() as u64;

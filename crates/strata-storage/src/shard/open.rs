@@ -10,7 +10,7 @@ use strata_model::{Labels, ShardId};
 
 use super::{FlushCounters, Shard, disk};
 use crate::config::StorageConfig;
-use crate::db::{CF_HEAD, CF_META, CF_POSTINGS, Db};
+use crate::db::{CF_CHUNKS, CF_HEAD, CF_META, CF_POSTINGS, Db};
 use crate::error::{Error, Result};
 use crate::head::{Head, HeadConfig, HeadSeries, Scalars};
 use crate::keys::{self, META_STATE, SeriesRef};
@@ -31,11 +31,16 @@ impl Shard {
             .get_cf(db.cf(CF_META)?, keys::meta_key(shard, META_STATE))
             .map_err(Error::rocks("read"))?;
         let scalars = match meta {
-            Some(b) => Scalars::decode(&b).ok_or_else(|| corrupt("shard state", "bad length".into()))?,
+            Some(b) => {
+                Scalars::decode(&b).ok_or_else(|| corrupt("shard state", "bad length".into()))?
+            }
             None => Scalars::default(),
         };
         let mut head = Head::new(shard, HeadConfig::new(&config), scalars);
         recover_head(&db, shard, &mut head)?;
+        if config.ooo_window_ms() > 0 {
+            reload_ooo_window(&db, shard, &mut head)?;
+        }
         let partitions = scan_partitions(&db, shard)?;
         tracing::info!(
             shard = %shard,
@@ -75,6 +80,38 @@ fn scan_partitions(db: &Db, shard: ShardId) -> Result<BTreeSet<i64>> {
     Ok(out)
 }
 
+/// Loads the flushed chunks that overlap each head series' out-of-order window back into the
+/// head, so that late samples are checked for duplicates exactly as before the restart.
+fn reload_ooo_window(db: &Db, shard: ShardId, head: &mut Head) -> Result<()> {
+    let window = head.cfg.ooo_window_ms;
+    let wanted: Vec<(u32, SeriesRef, i64, i64)> = head
+        .iter_live()
+        .filter_map(|(slot, s)| {
+            let (last, _) = s.last()?;
+            Some((slot, s.r, last.saturating_sub(window), last))
+        })
+        .collect();
+    for (slot, r, lo, hi) in wanted {
+        let mut found = Vec::new();
+        for part in head.cfg.partition(lo)..=head.cfg.partition(hi) {
+            let prefix = keys::chunk_series_prefix(shard, part, r);
+            disk::scan_prefix(db, CF_CHUNKS, None, &prefix, true, |k, v| {
+                let chunk = Chunk::from_bytes(v).map_err(|e| Error::Corrupt {
+                    shard,
+                    what: "chunk",
+                    detail: e.to_string(),
+                })?;
+                if chunk.max_time() >= lo && chunk.num_samples() > 0 {
+                    found.push((chunk, keys::chunk_key_ooo_seq(k)));
+                }
+                Ok(true)
+            })?;
+        }
+        head.attach_flushed(slot, found);
+    }
+    Ok(())
+}
+
 /// The records of one head series while scanning.
 struct Pending {
     r: SeriesRef,
@@ -94,10 +131,10 @@ fn recover_head(db: &Db, shard: ShardId, head: &mut Head) -> Result<()> {
     };
     disk::scan_prefix(db, CF_HEAD, None, &prefix, true, |k, v| {
         let (r, seq) = keys::parse_head_key(k).ok_or_else(|| corrupt("bad key".into()))?;
-        if cur.as_ref().is_some_and(|p| p.r != r) {
-            if let Some(p) = cur.take() {
-                dropped += u64::from(!finish(head, p));
-            }
+        if cur.as_ref().is_some_and(|p| p.r != r)
+            && let Some(p) = cur.take()
+        {
+            dropped += u64::from(!finish(head, p));
         }
         let p = cur.get_or_insert_with(|| Pending {
             r,

@@ -26,7 +26,11 @@ impl Shard {
         let _serial = self.lock_flush()?;
         let cutoff = now_ms.saturating_sub(self.config.retention_ms());
         let first_kept = cutoff.div_euclid(self.config.partition_width_ms());
-        let dropped: Vec<i64> = self.read_partitions()?.range(..first_kept).copied().collect();
+        let dropped: Vec<i64> = self
+            .read_partitions()?
+            .range(..first_kept)
+            .copied()
+            .collect();
         if dropped.is_empty() {
             return Ok(RetentionStats::default());
         }
@@ -44,17 +48,24 @@ impl Shard {
         };
         let mut forgotten = 0u64;
         let series_cf = self.db.cf(CF_SERIES)?;
-        scan_prefix(&self.db, CF_SERIES, None, &keys::shard_prefix(self.id), true, |k, v| {
-            let Some((last, _)) = keys::parse_series_value(v) else {
-                return Ok(true);
-            };
-            let r = k.get(4..).and_then(SeriesRef::read);
-            if last < first_kept && r.is_some_and(|r| !in_head.contains(&r)) {
-                batch.delete_cf(series_cf, k);
-                forgotten += 1;
-            }
-            Ok(true)
-        })?;
+        scan_prefix(
+            &self.db,
+            CF_SERIES,
+            None,
+            &keys::shard_prefix(self.id),
+            true,
+            |k, v| {
+                let Some((last, _)) = keys::parse_series_value(v) else {
+                    return Ok(true);
+                };
+                let r = k.get(4..).and_then(SeriesRef::read);
+                if last < first_kept && r.is_some_and(|r| !in_head.contains(&r)) {
+                    batch.delete_cf(series_cf, k);
+                    forgotten += 1;
+                }
+                Ok(true)
+            },
+        )?;
         if let Err(e) = self.db.write_sync(batch) {
             self.poison();
             return Err(e);

@@ -13,7 +13,7 @@ use crate::db::{CF_CHUNKS, CF_POSTINGS, CF_SERIES};
 use crate::error::{Error, Result};
 use crate::head::HeadSelected;
 use crate::head::index_label_pairs;
-use crate::keys::{self, CHUNK_KEY_LEN, SeriesRef};
+use crate::keys::{self, SeriesRef};
 use crate::postings::select_postings;
 
 /// One selected series: its labels and its chunks overlapping the range, sorted by time and not
@@ -29,33 +29,51 @@ pub struct SelectedSeries {
 /// Identity of a chunk stored on disk: `(min time, out-of-order seq)`.
 type ChunkIdentity = (i64, Option<u64>);
 
+/// The chunks found for one label set: from disk (with identities) and from the head.
+type Gathered = (Vec<(ChunkIdentity, Chunk)>, Vec<crate::head::HeadChunk>);
+
 impl Shard {
     /// Returns the series matching every matcher that have samples in `[mint, maxt]`, sorted
     /// by labels, with the chunks overlapping the range from disk and a copy of the head's.
-    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SelectedSeries>> {
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SelectedSeries>> {
         self.check_poisoned()?;
         if mint > maxt {
             return Ok(Vec::new());
         }
-        let (head_sel, parts, snap) = self.consistent_view(|head| head.select(matchers, mint, maxt), mint, maxt)?;
-        let mut by_labels: BTreeMap<Vec<u8>, (Vec<(ChunkIdentity, Chunk)>, Vec<crate::head::HeadChunk>)> =
-            BTreeMap::new();
+        let (head_sel, parts, snap) =
+            self.consistent_view(|head| head.select(matchers, mint, maxt), mint, maxt)?;
+        let mut by_labels: BTreeMap<Vec<u8>, Gathered> = BTreeMap::new();
         let mut known: HashMap<SeriesRef, Box<[u8]>> = HashMap::new();
         for h in head_sel {
             let HeadSelected { labels, r, chunks } = h;
             known.insert(r, labels.clone());
-            by_labels.entry(labels.into_vec()).or_default().1.extend(chunks);
+            by_labels
+                .entry(labels.into_vec())
+                .or_default()
+                .1
+                .extend(chunks);
         }
         let disk_refs = self.disk_refs(&snap, &parts, matchers)?;
         let labels_of = self.resolve_labels(&snap, disk_refs.keys().copied(), &known)?;
         for (r, rparts) in &disk_refs {
-            let Some(labels) = labels_of.get(r) else { continue };
+            let Some(labels) = labels_of.get(r) else {
+                continue;
+            };
             let mut found = Vec::new();
             for &part in rparts {
                 self.read_chunks(&snap, part, *r, mint, maxt, &mut found)?;
             }
             if !found.is_empty() {
-                by_labels.entry(labels.to_vec()).or_default().0.extend(found);
+                by_labels
+                    .entry(labels.to_vec())
+                    .or_default()
+                    .0
+                    .extend(found);
             }
         }
         let mut out = Vec::with_capacity(by_labels.len());
@@ -91,18 +109,21 @@ impl Shard {
             return Ok(Vec::new());
         }
         let mut out = BTreeSet::new();
-        let ((), parts, snap) =
-            self.consistent_view(|head| head.label_names(matchers, mint, maxt, &mut out), mint, maxt)?;
+        let ((), parts, snap) = self.consistent_view(
+            |head| head.label_names(matchers, mint, maxt, &mut out),
+            mint,
+            maxt,
+        )?;
         if matchers.is_empty() {
             for part in parts {
                 let prefix = keys::partition_prefix(self.id, part);
                 scan_distinct(&self.db, CF_POSTINGS, Some(&snap), &prefix, |k| {
                     let p = keys::parse_postings_key(k)
                         .ok_or_else(|| self.corrupt("postings key", "unparsable"))?;
-                    if !p.name.is_empty() {
-                        if let Ok(n) = std::str::from_utf8(p.name) {
-                            out.insert(n.to_owned());
-                        }
+                    if !p.name.is_empty()
+                        && let Ok(n) = std::str::from_utf8(p.name)
+                    {
+                        out.insert(n.to_owned());
                     }
                     let name_prefix = keys::postings_name_prefix(self.id, part, p.name);
                     Ok(keys::prefix_successor(&name_prefix))
@@ -154,10 +175,10 @@ impl Shard {
             }
         } else {
             self.for_each_disk_labels(&snap, &parts, matchers, |labels| {
-                if let Some((_, v)) = index_label_pairs(labels).find(|(n, _)| *n == name) {
-                    if !out.contains(v) {
-                        out.insert(v.to_owned());
-                    }
+                if let Some((_, v)) = index_label_pairs(labels).find(|(n, _)| *n == name)
+                    && !out.contains(v)
+                {
+                    out.insert(v.to_owned());
                 }
             })?;
         }
@@ -176,7 +197,11 @@ impl Shard {
         let head = self.read_head()?;
         let snap = self.db.raw().snapshot();
         let (pmin, pmax) = (head.cfg.partition(mint), head.cfg.partition(maxt));
-        let parts: Vec<i64> = self.read_partitions()?.range(pmin..=pmax).copied().collect();
+        let parts: Vec<i64> = self
+            .read_partitions()?
+            .range(pmin..=pmax)
+            .copied()
+            .collect();
         let t = f(&head)?;
         Ok((t, parts, snap))
     }
@@ -226,7 +251,10 @@ impl Shard {
         let cf = self.db.cf(CF_SERIES)?;
         let mut ro = rocksdb::ReadOptions::default();
         ro.set_snapshot(snap);
-        let keys: Vec<Vec<u8>> = missing.iter().map(|r| keys::series_key(self.id, *r)).collect();
+        let keys: Vec<Vec<u8>> = missing
+            .iter()
+            .map(|r| keys::series_key(self.id, *r))
+            .collect();
         let values = self
             .db
             .raw()
@@ -237,7 +265,9 @@ impl Shard {
                 Some((_, labels)) => {
                     out.insert(r, labels.into());
                 }
-                None => tracing::warn!(shard = %self.id, series = %r.id, "postings without registry entry"),
+                None => {
+                    tracing::warn!(shard = %self.id, series = %r.id, "postings without registry entry")
+                }
             }
         }
         Ok(out)
@@ -271,16 +301,15 @@ impl Shard {
     ) -> Result<()> {
         let prefix = keys::chunk_series_prefix(self.id, partition, r);
         scan_prefix(&self.db, CF_CHUNKS, Some(snap), &prefix, true, |k, v| {
-            let cmint = keys::chunk_key_mint(k).ok_or_else(|| self.corrupt("chunk key", "short"))?;
+            let cmint =
+                keys::chunk_key_mint(k).ok_or_else(|| self.corrupt("chunk key", "short"))?;
             if cmint > maxt {
                 // Out-of-order chunks sort by their start time too, so nothing later overlaps.
                 return Ok(false);
             }
             let chunk = Chunk::from_bytes(v).map_err(|e| self.corrupt("chunk", e.to_string()))?;
             if chunk.max_time() >= mint && chunk.num_samples() > 0 {
-                let seq = (k.len() == CHUNK_KEY_LEN + 9)
-                    .then(|| <[u8; 8]>::try_from(&k[CHUNK_KEY_LEN + 1..]).ok().map(u64::from_be_bytes))
-                    .flatten();
+                let seq = keys::chunk_key_ooo_seq(k);
                 out.push(((cmint, seq), chunk));
             }
             Ok(true)
@@ -305,7 +334,11 @@ pub(crate) fn merge_overlapping(mut chunks: Vec<Chunk>) -> Result<Vec<Chunk>, St
         if !group.is_empty() && c.min_time() > group_max {
             out.extend(merge_group(std::mem::take(&mut group))?);
         }
-        group_max = if group.is_empty() { c.max_time() } else { group_max.max(c.max_time()) };
+        group_max = if group.is_empty() {
+            c.max_time()
+        } else {
+            group_max.max(c.max_time())
+        };
         group.push(c);
     }
     out.extend(merge_group(group)?);

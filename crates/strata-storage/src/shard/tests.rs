@@ -9,7 +9,9 @@ mod size;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_model::{Labels, MatchOp, Matcher, Sample, SeriesId, ShardBatch, ShardBatchBuilder, ShardId};
+use strata_model::{
+    Labels, MatchOp, Matcher, Sample, SeriesId, ShardBatch, ShardBatchBuilder, ShardId,
+};
 use tempfile::TempDir;
 
 use super::{SelectedSeries, Shard};
@@ -105,7 +107,11 @@ pub(super) fn m(op: MatchOp, n: &str, v: &str) -> Matcher {
 pub(super) fn decode(s: &SelectedSeries) -> Vec<(i64, u64)> {
     let mut out: Vec<(i64, u64)> = Vec::new();
     for w in s.chunks.windows(2) {
-        assert!(w[0].max_time() < w[1].min_time(), "chunks overlap in {}", s.labels);
+        assert!(
+            w[0].max_time() < w[1].min_time(),
+            "chunks overlap in {}",
+            s.labels
+        );
     }
     for c in &s.chunks {
         let mut it = c.iter();
@@ -116,7 +122,11 @@ pub(super) fn decode(s: &SelectedSeries) -> Vec<(i64, u64)> {
 }
 
 /// Returns `(labels, samples within [mint, maxt])` of a selection.
-pub(super) fn decode_all(sel: &[SelectedSeries], mint: i64, maxt: i64) -> Vec<(String, Vec<(i64, u64)>)> {
+pub(super) fn decode_all(
+    sel: &[SelectedSeries],
+    mint: i64,
+    maxt: i64,
+) -> Vec<(String, Vec<(i64, u64)>)> {
     sel.iter()
         .map(|s| {
             let samples = decode(s)

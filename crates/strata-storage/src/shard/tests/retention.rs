@@ -15,7 +15,10 @@ fn retention_drops_whole_partitions_and_forgets_old_series() {
     let early = labels(&[("__name__", "early")]);
     let mut index = 0;
     for start in (0..6 * H).step_by(600_000) {
-        let samples: Vec<(i64, f64)> = (start..start + 600_000).step_by(60_000).map(|t| (t, 1.0)).collect();
+        let samples: Vec<(i64, f64)> = (start..start + 600_000)
+            .step_by(60_000)
+            .map(|t| (t, 1.0))
+            .collect();
         index += 1;
         let mut series: Vec<(&Labels, &[(i64, f64)])> = vec![(&steady, samples.as_slice())];
         if start < H {
@@ -40,7 +43,10 @@ fn retention_drops_whole_partitions_and_forgets_old_series() {
     assert_eq!(f.shard.apply_retention(6 * H).unwrap(), Default::default());
     let f = f.crash_and_reopen();
     assert_eq!(f.shard.stats().partitions, 2);
-    assert_eq!(names(&f.shard.select(&[], 0, 6 * H).unwrap()), vec!["steady{}"]);
+    assert_eq!(
+        names(&f.shard.select(&[], 0, 6 * H).unwrap()),
+        vec!["steady{}"]
+    );
     let all = f.shard.label_names(&[], i64::MIN, i64::MAX).unwrap();
     assert_eq!(all, vec!["__name__"]);
 }

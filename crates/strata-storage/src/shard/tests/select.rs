@@ -26,8 +26,11 @@ fn load(f: &Fixture, hours: i64, flush_every: u64) -> Vec<Labels> {
                     .collect()
             })
             .collect();
-        let pairs: Vec<(&Labels, &[(i64, f64)])> =
-            series.iter().zip(per.iter()).map(|(l, s)| (l, s.as_slice())).collect();
+        let pairs: Vec<(&Labels, &[(i64, f64)])> = series
+            .iter()
+            .zip(per.iter())
+            .map(|(l, s)| (l, s.as_slice()))
+            .collect();
         index += 1;
         let out = f.shard.apply(index, &batch(&pairs)).unwrap();
         assert_eq!(out.appended, 60 * series.len() as u64);
@@ -97,7 +100,13 @@ fn head_only_and_disk_only_selections_agree() {
 #[test]
 fn matcher_semantics_on_head_and_disk() {
     let cases: Vec<(Vec<Matcher>, Vec<&str>)> = vec![
-        (vec![eq("job", "a")], vec!["other{inst=\"1\\nx\", job=\"a\"}", "up{inst=\"1\", job=\"a\"}"]),
+        (
+            vec![eq("job", "a")],
+            vec![
+                "other{inst=\"1\\nx\", job=\"a\"}",
+                "up{inst=\"1\", job=\"a\"}",
+            ],
+        ),
         (
             vec![eq("__name__", "up"), m(NotEqual, "job", "a")],
             vec!["up{inst=\"2\", job=\"b\"}", "up{inst=\"3\"}"],
@@ -108,28 +117,62 @@ fn matcher_semantics_on_head_and_disk() {
             vec!["up{inst=\"2\", job=\"b\"}", "up{inst=\"3\"}"],
         ),
         (vec![eq("job", "")], vec!["up{inst=\"3\"}"]),
-        (vec![m(Regex, "job", "a|b"), eq("inst", "2")], vec!["up{inst=\"2\", job=\"b\"}"]),
+        (
+            vec![m(Regex, "job", "a|b"), eq("inst", "2")],
+            vec!["up{inst=\"2\", job=\"b\"}"],
+        ),
         // Anchored: "a" does not match "ab"-like prefixes, ".+" needs the label.
-        (vec![m(Regex, "inst", "1")], vec!["up{inst=\"1\", job=\"a\"}"]),
-        (vec![m(Regex, "inst", "1.*")], vec!["other{inst=\"1\\nx\", job=\"a\"}", "up{inst=\"1\", job=\"a\"}"]),
-        (vec![m(Regex, "job", ".+"), eq("__name__", "up")], vec!["up{inst=\"1\", job=\"a\"}", "up{inst=\"2\", job=\"b\"}"]),
-        (vec![m(Regex, "job", ".*"), eq("__name__", "up")], vec!["up{inst=\"1\", job=\"a\"}", "up{inst=\"2\", job=\"b\"}", "up{inst=\"3\"}"]),
-        (vec![m(NotRegex, "job", "a|"), eq("__name__", "up")], vec!["up{inst=\"2\", job=\"b\"}"]),
+        (
+            vec![m(Regex, "inst", "1")],
+            vec!["up{inst=\"1\", job=\"a\"}"],
+        ),
+        (
+            vec![m(Regex, "inst", "1.*")],
+            vec![
+                "other{inst=\"1\\nx\", job=\"a\"}",
+                "up{inst=\"1\", job=\"a\"}",
+            ],
+        ),
+        (
+            vec![m(Regex, "job", ".+"), eq("__name__", "up")],
+            vec!["up{inst=\"1\", job=\"a\"}", "up{inst=\"2\", job=\"b\"}"],
+        ),
+        (
+            vec![m(Regex, "job", ".*"), eq("__name__", "up")],
+            vec![
+                "up{inst=\"1\", job=\"a\"}",
+                "up{inst=\"2\", job=\"b\"}",
+                "up{inst=\"3\"}",
+            ],
+        ),
+        (
+            vec![m(NotRegex, "job", "a|"), eq("__name__", "up")],
+            vec!["up{inst=\"2\", job=\"b\"}"],
+        ),
         (vec![m(NotRegex, "job", ".*")], vec![]),
-        (vec![m(Regex, "job", "|b")], vec!["up{inst=\"2\", job=\"b\"}", "up{inst=\"3\"}"]),
+        (
+            vec![m(Regex, "job", "|b")],
+            vec!["up{inst=\"2\", job=\"b\"}", "up{inst=\"3\"}"],
+        ),
         (vec![eq("nope", "x")], vec![]),
-        (vec![eq("nope", "")], vec![
-            "other{inst=\"1\\nx\", job=\"a\"}",
-            "up{inst=\"1\", job=\"a\"}",
-            "up{inst=\"2\", job=\"b\"}",
-            "up{inst=\"3\"}",
-        ]),
-        (vec![], vec![
-            "other{inst=\"1\\nx\", job=\"a\"}",
-            "up{inst=\"1\", job=\"a\"}",
-            "up{inst=\"2\", job=\"b\"}",
-            "up{inst=\"3\"}",
-        ]),
+        (
+            vec![eq("nope", "")],
+            vec![
+                "other{inst=\"1\\nx\", job=\"a\"}",
+                "up{inst=\"1\", job=\"a\"}",
+                "up{inst=\"2\", job=\"b\"}",
+                "up{inst=\"3\"}",
+            ],
+        ),
+        (
+            vec![],
+            vec![
+                "other{inst=\"1\\nx\", job=\"a\"}",
+                "up{inst=\"1\", job=\"a\"}",
+                "up{inst=\"2\", job=\"b\"}",
+                "up{inst=\"3\"}",
+            ],
+        ),
     ];
     let f = Fixture::new(small_config());
     load(&f, 1, 0);
@@ -146,7 +189,10 @@ fn matcher_semantics_on_head_and_disk() {
     check(&f, "restarted");
     // Past the head: only disk partitions answer for old data once series are evicted.
     let later = labels(&[("__name__", "late")]);
-    let out = f.shard.apply(100, &batch(&[(&later, &[(5 * H, 1.0)])])).unwrap();
+    let out = f
+        .shard
+        .apply(100, &batch(&[(&later, &[(5 * H, 1.0)])]))
+        .unwrap();
     assert_eq!(out.appended, 1);
     f.shard.flush().unwrap();
     assert_eq!(f.shard.stats().head_series, 1, "idle series evicted");
@@ -160,29 +206,62 @@ fn label_names_and_values_follow_matchers_and_ranges() {
     let f = Fixture::new(small_config());
     load(&f, 2, 3);
     let extra = labels(&[("__name__", "late"), ("zone", "z1")]);
-    f.shard.apply(1000, &batch(&[(&extra, &[(2 * H + 1000, 1.0)])])).unwrap();
+    f.shard
+        .apply(1000, &batch(&[(&extra, &[(2 * H + 1000, 1.0)])]))
+        .unwrap();
     let all = f.shard.label_names(&[], 0, 3 * H).unwrap();
     assert_eq!(all, vec!["__name__", "inst", "job", "zone"]);
-    let up = f.shard.label_names(&[eq("__name__", "up")], 0, 3 * H).unwrap();
+    let up = f
+        .shard
+        .label_names(&[eq("__name__", "up")], 0, 3 * H)
+        .unwrap();
     assert_eq!(up, vec!["__name__", "inst", "job"]);
-    let no_job = f.shard.label_names(&[eq("job", ""), eq("__name__", "up")], 0, 3 * H).unwrap();
+    let no_job = f
+        .shard
+        .label_names(&[eq("job", ""), eq("__name__", "up")], 0, 3 * H)
+        .unwrap();
     assert_eq!(no_job, vec!["__name__", "inst"]);
     let jobs = f.shard.label_values("job", &[], 0, 3 * H).unwrap();
     assert_eq!(jobs, vec!["a", "b"]);
-    let jobs = f.shard.label_values("job", &[eq("__name__", "other")], 0, 3 * H).unwrap();
+    let jobs = f
+        .shard
+        .label_values("job", &[eq("__name__", "other")], 0, 3 * H)
+        .unwrap();
     assert_eq!(jobs, vec!["a"]);
-    let names_ = f.shard.label_values("__name__", &[m(Regex, "inst", "[12]")], 0, 3 * H).unwrap();
+    let names_ = f
+        .shard
+        .label_values("__name__", &[m(Regex, "inst", "[12]")], 0, 3 * H)
+        .unwrap();
     assert_eq!(names_, vec!["up"]);
     // The late series is only in the last hour; `zone` only there.
-    let zone = f.shard.label_values("zone", &[eq("__name__", "late")], 0, H).unwrap();
+    let zone = f
+        .shard
+        .label_values("zone", &[eq("__name__", "late")], 0, H)
+        .unwrap();
     assert!(zone.is_empty());
-    let zone = f.shard.label_values("zone", &[eq("__name__", "late")], 2 * H, 3 * H).unwrap();
+    let zone = f
+        .shard
+        .label_values("zone", &[eq("__name__", "late")], 2 * H, 3 * H)
+        .unwrap();
     assert_eq!(zone, vec!["z1"]);
     // Persist everything, restart, and ask again from disk + segments.
     f.shard.flush().unwrap();
     let f = f.crash_and_reopen();
-    assert_eq!(f.shard.label_names(&[], 0, 3 * H).unwrap(), vec!["__name__", "inst", "job", "zone"]);
-    assert_eq!(f.shard.label_values("inst", &[eq("job", "a")], 0, 3 * H).unwrap(), vec!["1", "1\nx"]);
-    assert!(f.shard.label_values("job", &[], 10 * H, 11 * H).unwrap().is_empty());
+    assert_eq!(
+        f.shard.label_names(&[], 0, 3 * H).unwrap(),
+        vec!["__name__", "inst", "job", "zone"]
+    );
+    assert_eq!(
+        f.shard
+            .label_values("inst", &[eq("job", "a")], 0, 3 * H)
+            .unwrap(),
+        vec!["1", "1\nx"]
+    );
+    assert!(
+        f.shard
+            .label_values("job", &[], 10 * H, 11 * H)
+            .unwrap()
+            .is_empty()
+    );
     assert!(f.shard.label_names(&[], 5, 4).unwrap().is_empty());
 }

@@ -41,10 +41,18 @@ pub(crate) fn ingest_synth(shard: &Shard, hosts: usize, seconds: usize) -> (u64,
 #[test]
 #[ignore = "measurement: takes a while in debug builds"]
 fn bytes_per_sample_of_node_exporter_data() {
-    let config = StorageConfig::default();
-    let f = Fixture::new(config);
-    let (samples, series) = ingest_synth(&f.shard, 10, 4 * 3_600);
-    report(&f, samples, series);
+    for chunk_max_samples in [600, 900, 1800] {
+        let config = StorageConfig {
+            chunk_max_samples,
+            ..StorageConfig::default()
+        };
+        let f = Fixture::new(config);
+        // End half-way through a chunk, so the head memory figure is a typical one.
+        let seconds = 4 * 3_600 + chunk_max_samples as usize / 2;
+        let (samples, series) = ingest_synth(&f.shard, 10, seconds);
+        println!("chunk-max-samples={chunk_max_samples}");
+        report(&f, samples, series);
+    }
 }
 
 /// A short version of the measurement that always runs: checks the figure stays low.
@@ -67,7 +75,12 @@ fn report(f: &Fixture, samples: u64, series: u64) {
     f.db.compact_all().unwrap();
     let s = f.shard.stats();
     let sizes = f.db.property_sizes().unwrap();
-    let sst = |name: &str| sizes.iter().find(|c| c.name == name).map_or(0, |c| c.total_sst_bytes);
+    let sst = |name: &str| {
+        sizes
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0, |c| c.total_sst_bytes)
+    };
     let chunks = sst(crate::db::CF_CHUNKS);
     let all: u64 = sizes.iter().map(|c| c.total_sst_bytes).sum();
     println!(
