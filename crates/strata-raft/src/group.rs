@@ -134,11 +134,18 @@ impl ShardGroup {
             message: e.to_string(),
         };
         if self.raft.is_initialized().await.map_err(|e| raft_err(&e))? {
-            self.raft.trigger().elect().await.map_err(|e| raft_err(&e))?;
+            self.raft
+                .trigger()
+                .elect()
+                .await
+                .map_err(|e| raft_err(&e))?;
             return Ok(false);
         }
         let members = BTreeMap::from([(self.node_id, BasicNode::new(addr))]);
-        self.raft.initialize(members).await.map_err(|e| raft_err(&e))?;
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|e| raft_err(&e))?;
         Ok(true)
     }
 
@@ -158,10 +165,12 @@ impl ShardGroup {
                 }
             }
         };
-        tokio::time::timeout(timeout, wait).await.map_err(|_| Error::Raft {
-            group: self.group.0,
-            message: format!("no leader after {} ms", timeout.as_millis()),
-        })?
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| Error::Raft {
+                group: self.group.0,
+                message: format!("no leader after {} ms", timeout.as_millis()),
+            })?
     }
 
     /// Proposes `batch` and returns once it is committed and applied.
@@ -181,10 +190,12 @@ impl ShardGroup {
                     message: e.to_string(),
                 })
             }
-            Err(RaftError::Fatal(openraft::error::Fatal::Stopped)) => Err(WriteError::Unavailable {
-                group,
-                message: "raft stopped".into(),
-            }),
+            Err(RaftError::Fatal(openraft::error::Fatal::Stopped)) => {
+                Err(WriteError::Unavailable {
+                    group,
+                    message: "raft stopped".into(),
+                })
+            }
             Err(RaftError::Fatal(e)) => Err(WriteError::Fatal {
                 group,
                 message: e.to_string(),
@@ -195,10 +206,14 @@ impl ShardGroup {
     /// Asks openraft to build a snapshot: flushes the shard and then lets the log be purged up
     /// to the flushed index. Returns at once; the work happens in the background.
     pub async fn trigger_flush(&self) -> Result<()> {
-        self.raft.trigger().snapshot().await.map_err(|e| Error::Raft {
-            group: self.group.0,
-            message: e.to_string(),
-        })
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| Error::Raft {
+                group: self.group.0,
+                message: e.to_string(),
+            })
     }
 
     /// Flushes the shard now, on a blocking thread, and records the durable state.

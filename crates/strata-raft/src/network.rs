@@ -11,13 +11,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use strata_storage::raftlog::GroupId;
@@ -59,7 +59,14 @@ pub trait Transport: Send + Sync + Debug + 'static {
 pub struct NoTransport;
 
 impl Transport for NoTransport {
-    fn call(&self, target: u64, _: &str, group: GroupId, _: RpcKind, _: Vec<u8>) -> TransportFuture<'_> {
+    fn call(
+        &self,
+        target: u64,
+        _: &str,
+        group: GroupId,
+        _: RpcKind,
+        _: Vec<u8>,
+    ) -> TransportFuture<'_> {
         Box::pin(async move {
             Err(Error::Transport(format!(
                 "no transport configured to reach node {target} for group {group}"

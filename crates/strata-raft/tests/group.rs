@@ -10,7 +10,9 @@ use strata_storage::{Db, Shard, StorageConfig};
 
 fn batch(t0: i64, n: i64) -> ShardBatch {
     let l = Labels::from_pairs([("__name__", "up"), ("job", "a")]).unwrap();
-    let samples: Vec<Sample> = (t0..t0 + n).map(|t| Sample::new(t * 1000, t as f64)).collect();
+    let samples: Vec<Sample> = (t0..t0 + n)
+        .map(|t| Sample::new(t * 1000, t as f64))
+        .collect();
     let mut b = ShardBatchBuilder::new();
     b.push_series(l.series_id(), &l.to_canonical(), &samples);
     b.finish()
@@ -21,9 +23,16 @@ async fn start(dir: &std::path::Path) -> (Arc<RaftLog>, ShardGroup) {
     let log = RaftLog::open(Arc::clone(&db)).unwrap();
     let shard = Arc::new(Shard::open(db, ShardId(0), StorageConfig::default()).unwrap());
     let config = RaftConfig::default().to_openraft("test").unwrap();
-    let g = ShardGroup::start(1, GroupId(0), shard, Arc::clone(&log), config, Arc::new(NoTransport))
-        .await
-        .unwrap();
+    let g = ShardGroup::start(
+        1,
+        GroupId(0),
+        shard,
+        Arc::clone(&log),
+        config,
+        Arc::new(NoTransport),
+    )
+    .await
+    .unwrap();
     g.bootstrap_single("127.0.0.1:1").await.unwrap();
     g.wait_for_leader(Duration::from_secs(30)).await.unwrap();
     (log, g)
@@ -94,7 +103,11 @@ async fn applies_writes_replays_after_crash_and_purges_after_flush() {
         wait_applied(&g, last2).await;
         let sel = g
             .shard()
-            .select(&[strata_model::Matcher::equal("__name__", "up")], 0, i64::MAX)
+            .select(
+                &[strata_model::Matcher::equal("__name__", "up")],
+                0,
+                i64::MAX,
+            )
             .unwrap();
         assert_eq!(sel.len(), 1);
         let n: usize = sel[0].chunks.iter().map(|c| c.num_samples()).sum();

@@ -54,7 +54,10 @@ impl SnapshotBuilder {
 
 pub(super) fn snapshot_id(group: GroupId, last: Option<LogId>) -> String {
     match last {
-        Some(l) => format!("g{}-t{}-n{}-i{}", group.0, l.leader_id.term, l.leader_id.node_id, l.index),
+        Some(l) => format!(
+            "g{}-t{}-n{}-i{}",
+            group.0, l.leader_id.term, l.leader_id.node_id, l.index
+        ),
         None => format!("g{}-empty", group.0),
     }
 }
@@ -103,10 +106,7 @@ pub(super) fn flush_and_record(inner: &Inner) -> Result<SmRecord, Error> {
         let state = inner.lock();
         let previous = state.record.clone().unwrap_or_default();
         if durable == 0 {
-            SmRecord {
-                empty,
-                ..previous
-            }
+            SmRecord { empty, ..previous }
         } else {
             let raft_index = durable - 1;
             let last = match state.recent.get(&raft_index) {
@@ -153,12 +153,14 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .await
             .map_err(|e| {
                 tracing::error!(group = %group, error = %e, "snapshot (flush) failed");
-                StorageError::from(StorageIOError::write_snapshot(None, openraft::AnyError::new(&e)))
+                StorageError::from(StorageIOError::write_snapshot(
+                    None,
+                    openraft::AnyError::new(&e),
+                ))
             })?;
         tracing::debug!(group = %group, last = ?record.last_log_id, "snapshot built");
-        describe(group, &record).map_err(|e| {
-            StorageIOError::write_snapshot(None, openraft::AnyError::new(&e)).into()
-        })
+        describe(group, &record)
+            .map_err(|e| StorageIOError::write_snapshot(None, openraft::AnyError::new(&e)).into())
     }
 }
 
