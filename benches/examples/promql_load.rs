@@ -191,7 +191,9 @@ fn main() {
     let t0 = Instant::now();
     let (tx, rx) = sync_channel::<(usize, Vec<u8>)>(4);
     let code = std::thread::scope(|s| {
-        let producer = s.spawn(|| produce(&args, &tx));
+        let args = &args;
+        // The producer owns the sender, so the channel closes when it is done.
+        let producer = s.spawn(move || produce(args, &tx));
         let mut sent = 0usize;
         let mut code = 0;
         'bodies: for (count, body) in rx.iter() {
@@ -202,7 +204,7 @@ fn main() {
                     code = 1;
                     break 'bodies;
                 }
-                match post(&args, &body) {
+                match post(args, &body) {
                     Ok((200..=299, _)) => break,
                     Ok((st, msg)) if st != 429 && st < 500 => {
                         eprintln!("promql_load: rejected with {st}: {msg}");

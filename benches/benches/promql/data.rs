@@ -15,22 +15,22 @@ use strata_model::Labels;
 use strata_model::synth::{SplitMix64, SynthSeries, node_exporter_host};
 
 /// Hosts of the node series.
-pub const NODE_HOSTS: usize = 125;
+pub(crate) const NODE_HOSTS: usize = 125;
 /// CPUs per host (8 modes each).
-pub const NODE_CPUS: usize = 10;
+pub(crate) const NODE_CPUS: usize = 10;
 /// Instances of the HTTP histogram.
-pub const HIST_INSTANCES: usize = 20;
+pub(crate) const HIST_INSTANCES: usize = 20;
 /// Handlers per instance.
-pub const HIST_HANDLERS: usize = 10;
+pub(crate) const HIST_HANDLERS: usize = 10;
 /// Upper bounds of the histogram's buckets (Prometheus' `DefBuckets`), `+Inf` last.
-pub const BUCKETS: [&str; 12] = [
+pub(crate) const BUCKETS: [&str; 12] = [
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
 ];
 /// Seconds of data per series (one sample per second).
-pub const SECONDS: usize = 3600;
+pub(crate) const SECONDS: usize = 3600;
 
 /// Returns the 10,000 `node_cpu_seconds_total` generators, first sample at `start_ms`.
-pub fn node_series(start_ms: i64) -> Vec<SynthSeries> {
+pub(crate) fn node_series(start_ms: i64) -> Vec<SynthSeries> {
     (0..NODE_HOSTS)
         .flat_map(|h| node_exporter_host(h, NODE_CPUS, start_ms))
         .filter(|s| s.labels.metric_name() == Some("node_cpu_seconds_total"))
@@ -39,9 +39,9 @@ pub fn node_series(start_ms: i64) -> Vec<SynthSeries> {
 
 /// One histogram (one instance and handler): the cumulative counts of its 12 bucket series.
 #[derive(Debug, Clone)]
-pub struct HistGroup {
+pub(crate) struct HistGroup {
     /// Labels of the bucket series, in [`BUCKETS`] order.
-    pub labels: Vec<Labels>,
+    pub(crate) labels: Vec<Labels>,
     rng: SplitMix64,
     counts: [u64; 12],
     /// Mean requests per second.
@@ -54,7 +54,7 @@ pub struct HistGroup {
 
 impl HistGroup {
     /// Returns the timestamp and the 12 cumulative bucket counts of the next second.
-    pub fn next_step(&mut self) -> (i64, [f64; 12]) {
+    pub(crate) fn next_step(&mut self) -> (i64, [f64; 12]) {
         let t = self.start_ms + self.step * 1000;
         let out = self.counts.map(|c| c as f64);
         let n = self.rng.below(2 * self.rate + 1);
@@ -82,7 +82,7 @@ const BOUNDS: [f64; 11] = [
 ];
 
 /// Returns the 200 histogram groups (2,400 bucket series), first sample at `start_ms`.
-pub fn hist_groups(start_ms: i64) -> Vec<HistGroup> {
+pub(crate) fn hist_groups(start_ms: i64) -> Vec<HistGroup> {
     let mut out = Vec::with_capacity(HIST_INSTANCES * HIST_HANDLERS);
     for i in 0..HIST_INSTANCES {
         for h in 0..HIST_HANDLERS {

@@ -4,12 +4,13 @@
 //! the storage engine does. Two read paths:
 //! - [`ReadPath::Lazy`]: each iterator walks the chunks with `ChunkIter::seek` and decodes one
 //!   sample at a time, so a series costs a few words while it is being read;
-//! - [`ReadPath::Cluster`]: the node's read path today, `strata_cluster::ChunkSamples`, which is
-//!   given copies of the chunks (as a storage `select` hands them over) and decodes a whole chunk
-//!   into a buffer when it reaches it.
+//! - [`ReadPath::Eager`]: a model of the node's read path today (`strata_cluster::ChunkSamples`),
+//!   which is given copies of the chunks (as a storage `select` hands them over) and decodes the
+//!   rest of a chunk into a buffer when it reaches it.
 //!
 //! The chunks are leaked for the life of the process, so that lazy iterators can borrow them.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,20 +23,20 @@ use strata_promql::{
 use crate::data;
 
 /// Samples per closed chunk (30 minutes of 1 s data, the storage engine's cut).
-pub const CHUNK_SAMPLES: usize = 1800;
+pub(crate) const CHUNK_SAMPLES: usize = 1800;
 
 /// How iterators decode chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadPath {
+pub(crate) enum ReadPath {
     /// One sample at a time from the borrowed chunk.
     Lazy,
-    /// `strata_cluster::ChunkSamples` over copied chunks.
-    Cluster,
+    /// Copied chunks, each decoded into a buffer when reached (as `ChunkSamples`).
+    Eager,
 }
 
 /// Series as compressed chunks, sorted by labels.
 #[derive(Debug)]
-pub struct ChunkStore {
+pub(crate) struct ChunkStore {
     series: Vec<(Labels, &'static [Chunk])>,
     path: ReadPath,
     /// Points handed to the engine, when counting.
@@ -44,7 +45,7 @@ pub struct ChunkStore {
 
 impl ChunkStore {
     /// Generates the bench data set with its first sample at `start_ms` and encodes it.
-    pub fn build(start_ms: i64) -> ChunkStore {
+    pub(crate) fn build(start_ms: i64) -> ChunkStore {
         let mut series = Vec::new();
         let mut buf = Vec::with_capacity(data::SECONDS);
         for mut s in data::node_series(start_ms) {
@@ -69,7 +70,7 @@ impl ChunkStore {
     }
 
     /// Returns a view of the same chunks read through `path`, counting points into `counter`.
-    pub fn with(&self, path: ReadPath, counter: Option<Arc<AtomicU64>>) -> ChunkStore {
+    pub(crate) fn with(&self, path: ReadPath, counter: Option<Arc<AtomicU64>>) -> ChunkStore {
         ChunkStore {
             series: self.series.clone(),
             path,
@@ -78,7 +79,7 @@ impl ChunkStore {
     }
 
     /// Returns the number of series, samples and encoded bytes.
-    pub fn stats(&self) -> (usize, usize, usize) {
+    pub(crate) fn stats(&self) -> (usize, usize, usize) {
         let chunks = self.series.iter().flat_map(|s| s.1.iter());
         let (n, b) = chunks.fold((0, 0), |(n, b), c| (n + c.num_samples(), b + c.size_bytes()));
         (self.series.len(), n, b)
@@ -115,11 +116,11 @@ impl Queryable for ChunkStore {
                     last_t: i64::MIN,
                     maxt: hints.maxt,
                 }),
-                ReadPath::Cluster => Box::new(strata_cluster::ChunkSamples::new(
-                    chunks.to_vec(),
-                    hints.mint,
-                    hints.maxt,
-                )),
+                ReadPath::Eager => Box::new(EagerChunks {
+                    chunks: chunks.to_vec().into(),
+                    buf: VecDeque::new(),
+                    maxt: hints.maxt,
+                }),
             };
             let samples = match &self.counter {
                 Some(c) => Box::new(Counting {
@@ -236,6 +237,52 @@ impl SampleIterator for LazyChunks {
                 }
             }
         }
+    }
+}
+
+/// Owns copies of the chunks and decodes the rest of a chunk into a buffer when it reaches it.
+#[derive(Debug)]
+struct EagerChunks {
+    chunks: VecDeque<Chunk>,
+    buf: VecDeque<(i64, f64)>,
+    maxt: i64,
+}
+
+impl EagerChunks {
+    fn at_or_after(&mut self, t: i64) -> Option<Point> {
+        loop {
+            while let Some((ts, v)) = self.buf.pop_front() {
+                if ts < t {
+                    continue;
+                }
+                if ts > self.maxt {
+                    self.buf.clear();
+                    self.chunks.clear();
+                    return None;
+                }
+                return Some(Point {
+                    t: ts,
+                    v: PointValue::Float(v),
+                });
+            }
+            let c = self.chunks.pop_front()?;
+            if c.max_time() < t {
+                continue;
+            }
+            let mut it = c.iter();
+            self.buf.extend(it.seek(t));
+            self.buf.extend(it);
+        }
+    }
+}
+
+impl SampleIterator for EagerChunks {
+    fn next_point(&mut self) -> Option<Point> {
+        self.at_or_after(i64::MIN)
+    }
+
+    fn seek(&mut self, t: i64) -> Option<Point> {
+        self.at_or_after(t)
     }
 }
 

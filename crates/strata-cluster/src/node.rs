@@ -257,6 +257,17 @@ impl Node {
         for h in handles {
             let _ = h.await;
         }
+        // While Raft still runs: flush every shard and let openraft purge its log up to the
+        // flushed index, so a stopped node keeps chunks, not a log to replay.
+        for g in &self.inner.groups {
+            let target = g.status().last_applied;
+            if g.trigger_flush().await.is_ok() {
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+                while g.status().last_purged < target && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        }
         let mut first_err = None;
         for g in &self.inner.groups {
             if let Err(e) = g.shutdown().await {
@@ -268,6 +279,17 @@ impl Node {
             }
         }
         self.inner.log.shutdown();
+        // Reclaim the purged log's space: flush memtables (releasing old WAL files) and compact
+        // the log column family, whose purged ranges are only tombstones until compacted.
+        let db = Arc::clone(&self.inner.db);
+        let compacted = tokio::task::spawn_blocking(move || {
+            db.flush_memtables()?;
+            db.compact_cf(strata_storage::CF_RAFT_LOG)
+        })
+        .await;
+        if let Ok(Err(e)) = compacted {
+            tracing::warn!(error = %e, "compacting the raft log on shutdown failed");
+        }
         tracing::info!("node stopped");
         first_err.map_or(Ok(()), Err)
     }

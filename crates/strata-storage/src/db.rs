@@ -86,6 +86,9 @@ impl Db {
             Cache::new_lru_cache(usize::try_from(config.block_cache_size).unwrap_or(usize::MAX));
         let mut opts = Options::default();
         opts.create_if_missing(true);
+        // Bounds the WAL: column families with rarely filled memtables would otherwise keep every
+        // WAL file (and so every purged Raft log entry) alive.
+        opts.set_max_total_wal_size(128 << 20);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(i32::try_from(config.max_background_jobs).unwrap_or(2));
         opts.set_bytes_per_sync(1 << 20);
@@ -182,6 +185,13 @@ impl Db {
                 .flush_cf(self.cf(name)?)
                 .map_err(Error::rocks("flush"))?;
         }
+        Ok(())
+    }
+
+    /// Compacts column family `name` fully; cheap when most of it is deleted (a purged log).
+    pub fn compact_cf(&self, name: &'static str) -> Result<()> {
+        self.db
+            .compact_range_cf(self.cf(name)?, None::<&[u8]>, None::<&[u8]>);
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-//! HTTP tests of the ingest and operations endpoints, against a real server on 127.0.0.1
+//! HTTP tests of the ingest, operations and query endpoints, against a real server on 127.0.0.1
 //! backed by an in-memory store.
 
 // Helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
@@ -9,6 +9,5 @@ mod ops;
 mod query;
 mod query_errors;
 mod read;
-mod scratch_diff;
 mod support;
 mod write;
