@@ -24,9 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
+use store::{ChunkStore, ReadPath};
 use strata_model::synth::DEFAULT_START_MS;
 use strata_promql::{Engine, QueryOpts, QueryResult, Queryable, Value};
-use store::{ChunkStore, ReadPath};
 
 /// First sample of the data set.
 const START: i64 = DEFAULT_START_MS;

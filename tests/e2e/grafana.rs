@@ -65,7 +65,7 @@ fn grafana_datasource_requests_get_the_same_answers() {
         Req::Get(format!("/api/v1/series?match[]={up_match}&{se}&limit=40000")),
         Req::Get(format!("/api/v1/series?match[]={}&{se}&limit=2", url_encode("{__name__=~\"node_.+\",mode=\"idle\"}"))),
         Req::Get("/api/v1/metadata".into()),
-        Req::Get(format!("/api/v1/metadata?metric=up")),
+        Req::Get("/api/v1/metadata?metric=up".to_string()),
         // Panels: range queries by POST, start and end aligned to the step.
         Req::Post(
             "/api/v1/query_range",

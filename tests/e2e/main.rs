@@ -1,7 +1,12 @@
 //! End-to-end tests: the real `strata` binary as a process on loopback, driven over HTTP and by
 //! real Prometheus, node_exporter and promtool processes (fetched by `scripts/fetch-peers`).
 
-#![allow(missing_docs, unreachable_pub)]
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::type_complexity
+)]
 
 mod harness;
 

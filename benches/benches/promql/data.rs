@@ -86,7 +86,7 @@ pub(crate) fn hist_groups(start_ms: i64) -> Vec<HistGroup> {
     let mut out = Vec::with_capacity(HIST_INSTANCES * HIST_HANDLERS);
     for i in 0..HIST_INSTANCES {
         for h in 0..HIST_HANDLERS {
-            let mut rng = SplitMix64::new(0xb0c4_e7 ^ ((i as u64) << 16) ^ h as u64);
+            let mut rng = SplitMix64::new(0x00b0_c4e7 ^ ((i as u64) << 16) ^ h as u64);
             let instance = format!("web-{i:02}:8080");
             let handler = format!("/api/v1/endpoint{h}");
             let labels = BUCKETS

@@ -81,7 +81,9 @@ impl ChunkStore {
     /// Returns the number of series, samples and encoded bytes.
     pub(crate) fn stats(&self) -> (usize, usize, usize) {
         let chunks = self.series.iter().flat_map(|s| s.1.iter());
-        let (n, b) = chunks.fold((0, 0), |(n, b), c| (n + c.num_samples(), b + c.size_bytes()));
+        let (n, b) = chunks.fold((0, 0), |(n, b), c| {
+            (n + c.num_samples(), b + c.size_bytes())
+        });
         (self.series.len(), n, b)
     }
 }

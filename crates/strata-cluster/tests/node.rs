@@ -1,6 +1,8 @@
 //! The single-node cluster on a real RocksDB: writes through `WriteSink`, reads through
 //! `Queryable`, crash recovery, and out-of-order rejection.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -231,7 +231,11 @@ mod tests {
         let l = Labels::from_pairs([("__name__", "up"), ("job", "a")]).unwrap();
         let c = l.to_canonical();
         let mut b = ShardBatchBuilder::new();
-        b.push_series(l.series_id(), &c, &[Sample::new(1, 1.5), Sample::new(2, stale_nan())]);
+        b.push_series(
+            l.series_id(),
+            &c,
+            &[Sample::new(1, 1.5), Sample::new(2, stale_nan())],
+        );
         b.push_series(SeriesId(7), b"", &[]);
         let batch = ShardBatch::from_bytes(b.finish().into_bytes()).unwrap();
         assert_eq!(batch.series_count(), 2);

@@ -172,7 +172,12 @@ impl Labels {
 
     /// Returns the canonical encoding of this label set.
     pub fn to_canonical(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(self.0.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
+        let mut buf = Vec::with_capacity(
+            self.0
+                .iter()
+                .map(|l| l.name.len() + l.value.len() + 2)
+                .sum(),
+        );
         self.encode_canonical(&mut buf);
         buf
     }

@@ -30,4 +30,6 @@ pub use ids::{NodeId, SeriesId, ShardId};
 pub use labels::{Label, Labels, LabelsError, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use sample::{STALE_NAN_BITS, Sample, is_stale_nan, stale_nan};
-pub use sink::{RejectReason, SampleRejection, WriteFuture, WriteOutcome, WriteSink, WriteSinkError};
+pub use sink::{
+    RejectReason, SampleRejection, WriteFuture, WriteOutcome, WriteSink, WriteSinkError,
+};

@@ -66,12 +66,14 @@ impl Matcher {
     ) -> Result<Self, MatcherError> {
         let value = value.into();
         let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?s:{value})$")).map_err(|e| MatcherError::BadRegex {
-                    pattern: value.clone(),
-                    reason: e.to_string(),
-                })?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => {
+                Some(Regex::new(&format!("^(?s:{value})$")).map_err(|e| {
+                    MatcherError::BadRegex {
+                        pattern: value.clone(),
+                        reason: e.to_string(),
+                    }
+                })?)
+            }
             _ => None,
         };
         Ok(Matcher {
@@ -169,10 +171,26 @@ mod tests {
     #[test]
     fn empty_matching_semantics() {
         assert!(Matcher::equal("a", "").matches_empty());
-        assert!(Matcher::new(MatchOp::Regex, "a", ".*").unwrap().matches_empty());
-        assert!(!Matcher::new(MatchOp::Regex, "a", ".+").unwrap().matches_empty());
-        assert!(Matcher::new(MatchOp::NotEqual, "a", "x").unwrap().matches_empty());
-        assert!(!Matcher::new(MatchOp::NotRegex, "a", ".*").unwrap().matches_empty());
+        assert!(
+            Matcher::new(MatchOp::Regex, "a", ".*")
+                .unwrap()
+                .matches_empty()
+        );
+        assert!(
+            !Matcher::new(MatchOp::Regex, "a", ".+")
+                .unwrap()
+                .matches_empty()
+        );
+        assert!(
+            Matcher::new(MatchOp::NotEqual, "a", "x")
+                .unwrap()
+                .matches_empty()
+        );
+        assert!(
+            !Matcher::new(MatchOp::NotRegex, "a", ".*")
+                .unwrap()
+                .matches_empty()
+        );
     }
 
     #[test]

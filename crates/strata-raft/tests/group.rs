@@ -1,5 +1,7 @@
 //! A single-voter shard group on a real RocksDB: writes, durability across restarts, purging.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! Runs openraft's storage test suite against Strata's log store and shard state machine, each
 //! test on a fresh RocksDB in a temporary directory.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use openraft::testing::{StoreBuilder, Suite};

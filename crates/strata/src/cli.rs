@@ -89,6 +89,18 @@ pub(crate) struct LimitArgs {
         env = "STRATA_MAX_SAMPLES_PER_WRITE"
     )]
     pub(crate) max_samples_per_write: u64,
+    /// Longest a PromQL query may run before it fails with a timeout (like `--query.timeout`).
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration, env = "STRATA_QUERY_TIMEOUT")]
+    pub(crate) query_timeout: Duration,
+    /// Most samples a PromQL query may hold in memory at once (like `--query.max-samples`).
+    #[arg(long, default_value_t = 50_000_000, env = "STRATA_QUERY_MAX_SAMPLES")]
+    pub(crate) query_max_samples: u64,
+    /// How far back an instant selector looks for the latest sample (like `--query.lookback-delta`).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, env = "STRATA_QUERY_LOOKBACK_DELTA")]
+    pub(crate) query_lookback_delta: Duration,
+    /// Most PromQL queries evaluated at once; more wait (like `--query.max-concurrency`).
+    #[arg(long, default_value_t = 20, env = "STRATA_QUERY_MAX_CONCURRENCY")]
+    pub(crate) query_max_concurrency: u32,
     /// Most samples one remote read query may return.
     #[arg(long, default_value_t = 50_000_000, env = "STRATA_MAX_READ_SAMPLES")]
     pub(crate) max_read_samples: u64,

@@ -36,6 +36,10 @@ pub(crate) fn api_limits(args: &ServerArgs) -> ApiLimits {
         max_series_per_write: args.limits.max_series_per_write,
         max_samples_per_write: args.limits.max_samples_per_write,
         max_read_samples_per_query: args.limits.max_read_samples,
+        query_timeout: args.limits.query_timeout,
+        max_query_samples: args.limits.query_max_samples,
+        lookback_delta: args.limits.query_lookback_delta,
+        max_concurrent_queries: args.limits.query_max_concurrency,
         ..ApiLimits::default()
     }
 }
@@ -118,6 +122,8 @@ mod tests {
             "3",
             "--max-write-decompressed-bytes",
             "1MiB",
+            "--query-timeout",
+            "30s",
         ])
         .unwrap();
         let Command::Server(a) = cli.command else {
@@ -129,6 +135,8 @@ mod tests {
         assert_eq!(c.data_dir, std::path::PathBuf::from("/tmp/x"));
         let l = api_limits(&a);
         assert_eq!(l.max_write_decompressed_bytes.0, 1 << 20);
+        assert_eq!(l.query_timeout, Duration::from_secs(30));
+        assert_eq!(l.lookback_delta, Duration::from_secs(300));
         assert!(l.validate().is_ok());
     }
 }

@@ -295,10 +295,10 @@ pub fn normalize(v: &mut serde_json::Value) {
         if let Some(r) = v["data"]["result"].as_array_mut() {
             r.sort_by_key(key);
         }
-    } else if let Some(list) = v["data"].as_array_mut() {
-        if list.iter().all(|x| x.is_object()) {
-            list.sort_by_key(key);
-        }
+    } else if let Some(list) = v["data"].as_array_mut()
+        && list.iter().all(|x| x.is_object())
+    {
+        list.sort_by_key(key);
     }
 }
 

@@ -23,7 +23,7 @@ use super::{Inner, SmRecord, shard_index};
 use crate::codec::{decode_json, encode_json};
 use crate::error::Error;
 use crate::log_store::blocking;
-use crate::types::{LogId, StorageError, StoredMembership, TypeConfig};
+use crate::types::{LogId, StorageError, TypeConfig};
 
 const FORMAT: &str = "strata-shard-descriptor/1";
 
@@ -224,6 +224,5 @@ mod tests {
         };
         assert_eq!(snapshot_id(GroupId(7), Some(l)), "g7-t3-n1-i42");
         assert_eq!(snapshot_id(GroupId(7), None), "g7-empty");
-        let _ = StoredMembership::default();
     }
 }
