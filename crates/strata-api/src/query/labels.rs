@@ -94,13 +94,7 @@ async fn series_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let p = Params::read(
-        method,
-        uri,
-        headers,
-        body,
-        state.limits.max_query_form_bytes.as_usize(),
-    )
+    let p = Params::read_query(state, method, uri, headers, body)
     .await?;
     if p.all("match[]").is_empty() {
         return Err(Error::BadData("no match[] parameter provided".into()));
@@ -111,40 +105,18 @@ async fn series_inner(
     let sets = p.match_sets().map_err(|e| invalid_param("match[]", &e))?;
     let (cap, truncates) = cap(limit, state.limits.max_series_per_request);
     let queryable = state.queryable.clone();
-    let found = tokio::task::spawn_blocking(move || select_series(&*queryable, start, end, &sets))
-        .await
-        .map_err(|e| Error::Internal(format!("series task failed: {e}")))??;
-    let mut found = found;
-    let mut warnings = Vec::new();
-    if found.len() > cap {
-        if !truncates {
-            return Err(Error::LimitExceeded(format!(
-                "series limit exceeded: more than {cap} series match (max-series-per-request); \
-                 narrow match[] or the time range, or pass a limit parameter"
-            )));
-        }
-        warnings.push(TRUNCATED.to_owned());
-        found.truncate(cap);
-    }
+    let mut found =
+        tokio::task::spawn_blocking(move || select_series(&*queryable, start, end, &sets))
+            .await
+            .map_err(|e| Error::Internal(format!("series task failed: {e}")))??;
+    let warnings = enforce_cap(
+        &mut found,
+        cap,
+        truncates,
+        "series limit exceeded: more than {cap} series match (max-series-per-request)",
+    )?;
     let estimate = found.len() * 80;
-    let data = move |b: &mut JsonBuf| {
-        b.raw("[");
-        for (i, l) in found.into_iter().enumerate() {
-            if b.is_gone() {
-                return;
-            }
-            if i > 0 {
-                b.raw(",");
-            }
-            b.labels(&l);
-            b.checkpoint();
-        }
-        b.raw("]");
-    };
-    if estimate > STREAM_ABOVE_BYTES {
-        return Ok(success_streamed(data, warnings, Vec::new()));
-    }
-    Ok(success(estimate, data, &warnings, &[]))
+    Ok(respond_list(found, estimate, warnings, |b, l| b.labels(l)))
 }
 
 /// Returns the sorted, unique label sets of the series matching any of `sets`.
@@ -180,13 +152,7 @@ async fn labels_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let p = Params::read(
-        method,
-        uri,
-        headers,
-        body,
-        state.limits.max_query_form_bytes.as_usize(),
-    )
+    let p = Params::read_query(state, method, uri, headers, body)
     .await?;
     let limit = p.limit()?;
     let start = p.time_or("start", MIN_TIME_MS)?;
@@ -194,7 +160,7 @@ async fn labels_inner(
     let sets = p.match_sets().map_err(Error::BadData)?;
     let (cap, truncates) = cap(limit, state.limits.max_label_values_per_request);
     let queryable = state.queryable.clone();
-    let found = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
+    let mut found = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
         let q = &*queryable;
         let one = |set: &[Matcher]| match &name {
             Some(n) => q.label_values(n, start, end, set),
@@ -214,37 +180,59 @@ async fn labels_inner(
     })
     .await
     .map_err(|e| Error::Internal(format!("labels task failed: {e}")))??;
-    let mut found = found;
-    let mut warnings = Vec::new();
-    if found.len() > cap {
-        if !truncates {
-            return Err(Error::LimitExceeded(format!(
-                "label limit exceeded: more than {cap} results (max-label-values-per-request); \
-                 narrow match[] or the time range, or pass a limit parameter"
-            )));
-        }
-        warnings.push(TRUNCATED.to_owned());
-        found.truncate(cap);
-    }
+    let warnings = enforce_cap(
+        &mut found,
+        cap,
+        truncates,
+        "label limit exceeded: more than {cap} results (max-label-values-per-request)",
+    )?;
     let estimate = found.iter().map(|v| v.len() + 3).sum::<usize>();
+    Ok(respond_list(found, estimate, warnings, |b, v| b.string(v)))
+}
+
+/// Cuts `found` to `cap`: with a `limit` parameter (`truncates`) it keeps the first `cap` items
+/// and returns Prometheus' warning; without one, an answer over the server's maximum is an error
+/// (`what` names the limit; `{cap}` in it is replaced by the number).
+fn enforce_cap<T>(found: &mut Vec<T>, cap: usize, truncates: bool, what: &str) -> Result<Vec<String>> {
+    if found.len() <= cap {
+        return Ok(Vec::new());
+    }
+    if !truncates {
+        return Err(Error::LimitExceeded(format!(
+            "{}; narrow match[] or the time range, or pass a limit parameter",
+            what.replace("{cap}", &cap.to_string())
+        )));
+    }
+    found.truncate(cap);
+    Ok(vec![TRUNCATED.to_owned()])
+}
+
+/// Answers a JSON list of `items`, each written by `write`; streamed when larger than
+/// [`STREAM_ABOVE_BYTES`] (by `estimate`), so the list is never built twice in memory.
+fn respond_list<T: Send + 'static>(
+    items: Vec<T>,
+    estimate: usize,
+    warnings: Vec<String>,
+    write: fn(&mut JsonBuf, &T),
+) -> Response {
     let data = move |b: &mut JsonBuf| {
         b.raw("[");
-        for (i, v) in found.into_iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
             if b.is_gone() {
                 return;
             }
             if i > 0 {
                 b.raw(",");
             }
-            b.string(&v);
+            write(b, item);
             b.checkpoint();
         }
         b.raw("]");
     };
     if estimate > STREAM_ABOVE_BYTES {
-        return Ok(success_streamed(data, warnings, Vec::new()));
+        return success_streamed(data, warnings, Vec::new());
     }
-    Ok(success(estimate, data, &warnings, &[]))
+    success(estimate, data, &warnings, &[])
 }
 
 /// Undoes Prometheus 3's `U__` value-encoding escape of a label name in a URL path

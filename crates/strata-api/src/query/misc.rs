@@ -84,13 +84,7 @@ pub(crate) async fn query_exemplars(
 ) -> Response {
     let start = Instant::now();
     let result = async {
-        let p = Params::read(
-            &method,
-            &uri,
-            &headers,
-            body,
-            state.limits.max_query_form_bytes.as_usize(),
-        )
+        let p = Params::read_query(&state, &method, &uri, &headers, body)
         .await?;
         let mint = p.time_or("start", MIN_TIME_MS)?;
         let maxt = p.time_or("end", MAX_TIME_MS)?;
@@ -135,13 +129,7 @@ pub(crate) async fn format_query(
 ) -> Response {
     let start = Instant::now();
     let result = async {
-        let p = Params::read(
-            &method,
-            &uri,
-            &headers,
-            body,
-            state.limits.max_query_form_bytes.as_usize(),
-        )
+        let p = Params::read_query(&state, &method, &uri, &headers, body)
         .await?;
         let expr = strata_promql::parse(p.get("query"))
             .map_err(|e| invalid_param("query", &e.to_string()))?;
@@ -163,13 +151,7 @@ pub(crate) async fn parse_query(
 ) -> Response {
     let start = Instant::now();
     let result = async {
-        let p = Params::read(
-            &method,
-            &uri,
-            &headers,
-            body,
-            state.limits.max_query_form_bytes.as_usize(),
-        )
+        let p = Params::read_query(&state, &method, &uri, &headers, body)
         .await?;
         let expr = strata_promql::parse(p.get("query"))
             .map_err(|e| invalid_param("query", &e.to_string()))?;

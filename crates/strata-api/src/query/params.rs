@@ -11,6 +11,7 @@ use strata_model::{METRIC_NAME, MatchOp, Matcher};
 
 use crate::body::read_body_limited;
 use crate::error::{Error, Result};
+use crate::state::ApiState;
 
 /// Prometheus' earliest representable time (`MinTime` in `web/api/v1`), in milliseconds.
 pub(crate) const MIN_TIME_MS: i64 = -9_223_309_901_257_974_000;
@@ -48,6 +49,18 @@ impl Params {
             pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
         }
         Ok(Params { pairs })
+    }
+
+    /// Reads the parameters of a query API request, with the server's form size limit.
+    pub(crate) async fn read_query(
+        state: &ApiState,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Params> {
+        let max = state.limits.max_query_form_bytes.as_usize();
+        Params::read(method, uri, headers, body, max).await
     }
 
     /// Returns parameters from a list of pairs (tests).
