@@ -116,6 +116,18 @@ impl Engine {
         &self.config
     }
 
+    /// Parses `query` with this engine's feature flags, so that a disabled experimental
+    /// function fails at parse time with Prometheus' message and position.
+    pub fn parse(&self, query: &str) -> Result<Expr> {
+        parse::parse_with_options(
+            query,
+            parse::ParseOptions {
+                experimental_functions: self.config.enable_experimental_functions,
+                duration_expressions: true,
+            },
+        )
+    }
+
     /// Evaluates `query` at one instant (`time_ms`).
     pub fn instant_query(
         &self,
@@ -124,7 +136,7 @@ impl Engine {
         time_ms: i64,
         opts: &QueryOpts,
     ) -> Result<QueryResult> {
-        let expr = parse::parse(query)?;
+        let expr = self.parse(query)?;
         self.run(store, &expr, time_ms, time_ms, 0, opts)
     }
 
@@ -177,7 +189,7 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        let expr = parse::parse(query)?;
+        let expr = self.parse(query)?;
         self.run(store, &expr, start_ms, end_ms, step_ms, opts)
     }
 

@@ -1,25 +1,99 @@
-//! The project's `parse()`: `promql-parser` 0.11.1 plus pre-processing for its known gaps.
+//! The project's `parse()`: `promql-parser` 0.11.1 behind a Prometheus-faithful checker, plus
+//! pre-processing for the parser's known gaps.
 //!
-//! Gaps handled here (documented in `docs/promql.md`):
+//! Every query first goes through the checker (`parse::syntax`, with its own lexer in
+//! `parse::lexer`): a lexer, recursive-descent recogniser and type checker that reject exactly
+//! what Prometheus 3.5 rejects, with Prometheus' message and `line:col` position
+//! (`1:17: parse error: unclosed left parenthesis`). Only queries it accepts are handed to
+//! `promql-parser`, whose AST the evaluator uses.
+//!
+//! Gaps of `promql-parser` handled here (documented in `docs/promql.md`):
 //! - backtick (raw) strings containing a backslash are rejected by the parser: they are rewritten
 //!   into double-quoted strings with the backslashes and quotes escaped;
 //! - number literals with `_` separators (`1_000`) are rejected: the underscores between digits
 //!   are removed;
 //! - duration expressions (`foo[5m+1m]`, `offset (2*2)`) are evaluated and replaced by plain
 //!   millisecond durations (module `parse::duration`);
-//! - the parser's errors carry no position: they are prefixed with `parse error:` so that callers
-//!   see Prometheus' error shape, without the `line:col`.
+//! - label names with colons in grouping lists (`by (a:b)`) are quoted, zero offsets
+//!   (`offset 0s`) are dropped, and a letter the Prometheus lexer reads as a subquery colon
+//!   (`x[5 m]` is `x[5:]`) becomes `:` (rewrites computed by the checker);
+//! - should `promql-parser` still reject a query the checker accepted, its error is returned
+//!   prefixed with `parse error:` (without a position).
 
 mod duration;
+mod functions;
+mod goregex;
+mod lexer;
+pub(crate) mod quote;
+mod syntax;
 
 use promql_parser::parser::Expr;
+use strata_model::{MatchOp, Matcher};
 
 use crate::error::{Error, Result};
 
-/// Parses a PromQL expression.
+/// Which optional parts of the language the parser accepts (Prometheus' feature flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Experimental functions (`mad_over_time`, `sort_by_label`, `info`, …) and the
+    /// `limitk` / `limit_ratio` aggregations (`--enable-feature=promql-experimental-functions`).
+    pub experimental_functions: bool,
+    /// Duration arithmetic in ranges, subquery steps and offsets, e.g. `x[5m+1m]`
+    /// (`--enable-feature=promql-duration-expr`).
+    pub duration_expressions: bool,
+}
+
+impl Default for ParseOptions {
+    /// Everything enabled: the engine itself refuses experimental functions at evaluation when
+    /// its configuration disables them.
+    fn default() -> Self {
+        ParseOptions {
+            experimental_functions: true,
+            duration_expressions: true,
+        }
+    }
+}
+
+/// Parses a PromQL expression, with every optional feature enabled.
+///
+/// Errors are Prometheus 3.5's, e.g. `1:17: parse error: unclosed left parenthesis`.
 pub fn parse(query: &str) -> Result<Expr> {
-    let pre = duration::rewrite(&preprocess(query));
+    parse_with_options(query, ParseOptions::default())
+}
+
+/// Parses a PromQL expression, accepting the optional features `options` enables.
+pub fn parse_with_options(query: &str, options: ParseOptions) -> Result<Expr> {
+    let rewrites = syntax::check_expr(
+        query,
+        syntax::Features {
+            experimental_functions: options.experimental_functions,
+            duration_expressions: options.duration_expressions,
+        },
+    )
+    .map_err(Error::Parse)?;
+    let query = syntax::apply_rewrites(query, &rewrites);
+    let pre = duration::rewrite(&preprocess(&query));
     promql_parser::parser::parse(&pre).map_err(|e| Error::Parse(format!("parse error: {e}")))
+}
+
+/// Parses a series selector (`match[]` of `/api/v1/series`, `/labels`, …) as Prometheus'
+/// `parser.ParseMetricSelector`: a metric name and/or `{…}` matchers and nothing else. Returns
+/// the matchers (the metric name's last). Like Prometheus, it does not reject selectors that
+/// match everything (`{}`); callers check that.
+pub fn parse_metric_selector(selector: &str) -> Result<Vec<Matcher>> {
+    let matchers = syntax::metric_selector(selector).map_err(Error::Parse)?;
+    matchers
+        .into_iter()
+        .map(|m| {
+            let op = match m.op {
+                lexer::Kind::Neq => MatchOp::NotEqual,
+                lexer::Kind::EqlRegex => MatchOp::Regex,
+                lexer::Kind::NeqRegex => MatchOp::NotRegex,
+                _ => MatchOp::Equal,
+            };
+            Matcher::new(op, m.name, m.value).map_err(|e| Error::Parse(format!("parse error: {e}")))
+        })
+        .collect()
 }
 
 /// Parses a PromQL duration (`1m`, `1h30m`, `10s`, `100ms`) or a bare number of seconds,
@@ -269,5 +343,33 @@ mod tests {
         assert!(parse("sum(rate(x[5m])) by (a)").is_ok());
         assert!(parse("1_000").is_ok());
         assert!(parse("sum(").is_err());
+    }
+
+    #[test]
+    fn reports_prometheus_errors() {
+        let err = |q: &str| parse(q).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            err("sum(rate(up[5m])"),
+            "1:17: parse error: unclosed left parenthesis"
+        );
+        assert_eq!(
+            err("up{job==\"a\"}"),
+            "1:8: parse error: unexpected \"=\" in label matching, expected string"
+        );
+        assert_eq!(
+            err(""),
+            "unknown position: parse error: no expression found in input"
+        );
+        assert_eq!(err("a\n  +"), "2:4: parse error: unexpected end of input");
+    }
+
+    #[test]
+    fn parses_series_selectors() {
+        let ms = parse_metric_selector("up{a=~\"x.*\"}").unwrap();
+        assert_eq!(ms.len(), 2);
+        assert_eq!(ms[1].name, "__name__");
+        let err = parse_metric_selector("up[5m]").unwrap_err().to_string();
+        assert_eq!(err, "1:3: parse error: unexpected \"[\"");
+        assert!(parse_metric_selector("{}").unwrap().is_empty());
     }
 }

@@ -131,10 +131,12 @@ fn many_to_many_matching_is_an_execution_error() {
         .instant_query(&s, "a + on(x) b", 0, &QueryOpts::default())
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Execution);
-    assert!(
-        err.to_string()
-            .contains("many-to-many matching not allowed"),
-        "{err}"
+    // Prometheus prints label sets with `labels.Labels.String()`, `__name__` included.
+    assert_eq!(
+        err.to_string(),
+        "found duplicate series for the match group {x=\"1\"} on the right hand-side of the \
+         operation: [{__name__=\"b\", x=\"1\", y=\"2\"}, {__name__=\"b\", x=\"1\", y=\"1\"}];\
+         many-to-many matching not allowed: matching labels must be unique on one side"
     );
     let err = engine
         .instant_query(&s, "a + on(x) group_left b", 0, &QueryOpts::default())

@@ -94,8 +94,7 @@ async fn series_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let p = Params::read_query(state, method, uri, headers, body)
-    .await?;
+    let p = Params::read_query(state, method, uri, headers, body).await?;
     if p.all("match[]").is_empty() {
         return Err(Error::BadData("no match[] parameter provided".into()));
     }
@@ -152,8 +151,7 @@ async fn labels_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let p = Params::read_query(state, method, uri, headers, body)
-    .await?;
+    let p = Params::read_query(state, method, uri, headers, body).await?;
     let limit = p.limit()?;
     let start = p.time_or("start", MIN_TIME_MS)?;
     let end = p.time_or("end", MAX_TIME_MS)?;
@@ -193,7 +191,12 @@ async fn labels_inner(
 /// Cuts `found` to `cap`: with a `limit` parameter (`truncates`) it keeps the first `cap` items
 /// and returns Prometheus' warning; without one, an answer over the server's maximum is an error
 /// (`what` names the limit; `{cap}` in it is replaced by the number).
-fn enforce_cap<T>(found: &mut Vec<T>, cap: usize, truncates: bool, what: &str) -> Result<Vec<String>> {
+fn enforce_cap<T>(
+    found: &mut Vec<T>,
+    cap: usize,
+    truncates: bool,
+    what: &str,
+) -> Result<Vec<String>> {
     if found.len() <= cap {
         return Ok(Vec::new());
     }

@@ -84,8 +84,7 @@ pub(crate) async fn query_exemplars(
 ) -> Response {
     let start = Instant::now();
     let result = async {
-        let p = Params::read_query(&state, &method, &uri, &headers, body)
-        .await?;
+        let p = Params::read_query(&state, &method, &uri, &headers, body).await?;
         let mint = p.time_or("start", MIN_TIME_MS)?;
         let maxt = p.time_or("end", MAX_TIME_MS)?;
         if maxt < mint {
@@ -93,8 +92,10 @@ pub(crate) async fn query_exemplars(
                 "end timestamp must not be before start timestamp".into(),
             ));
         }
-        let expr =
-            strata_promql::parse(p.get("query")).map_err(|e| Error::BadData(e.to_string()))?;
+        let expr = state
+            .engine
+            .parse(p.get("query"))
+            .map_err(|e| Error::BadData(e.to_string()))?;
         if !has_selector(&expr) {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
@@ -129,9 +130,10 @@ pub(crate) async fn format_query(
 ) -> Response {
     let start = Instant::now();
     let result = async {
-        let p = Params::read_query(&state, &method, &uri, &headers, body)
-        .await?;
-        let expr = strata_promql::parse(p.get("query"))
+        let p = Params::read_query(&state, &method, &uri, &headers, body).await?;
+        let expr = state
+            .engine
+            .parse(p.get("query"))
             .map_err(|e| invalid_param("query", &e.to_string()))?;
         let pretty = expr.prettify();
         let data = |b: &mut JsonBuf| b.string(&pretty);
@@ -151,9 +153,10 @@ pub(crate) async fn parse_query(
 ) -> Response {
     let start = Instant::now();
     let result = async {
-        let p = Params::read_query(&state, &method, &uri, &headers, body)
-        .await?;
-        let expr = strata_promql::parse(p.get("query"))
+        let p = Params::read_query(&state, &method, &uri, &headers, body).await?;
+        let expr = state
+            .engine
+            .parse(p.get("query"))
             .map_err(|e| invalid_param("query", &e.to_string()))?;
         let mut tree = serde_json::to_value(&expr)
             .map_err(|e| Error::Internal(format!("serializing syntax tree: {e}")))?;

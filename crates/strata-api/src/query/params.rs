@@ -5,9 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Uri, header};
-use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::Expr;
-use strata_model::{METRIC_NAME, MatchOp, Matcher};
+use strata_model::Matcher;
 
 use crate::body::read_body_limited;
 use crate::error::{Error, Result};
@@ -333,53 +331,14 @@ const EMPTY_MATCHERS: &str = "match[] must contain at least one non-empty matche
 pub(crate) fn parse_match_sets(
     selectors: &[&str],
 ) -> std::result::Result<Vec<Vec<Matcher>>, String> {
-    let mut sets = Vec::new();
+    let mut sets = Vec::with_capacity(selectors.len());
     for sel in selectors {
-        let expr = strata_promql::parse(sel).map_err(|e| {
-            let msg = e.to_string();
-            // promql-parser checks what Prometheus checks after parsing a `match[]`.
-            if msg.contains("at least one non-empty matcher") {
-                EMPTY_MATCHERS.to_owned()
-            } else {
-                msg
-            }
-        })?;
-        let Expr::VectorSelector(vs) = expr else {
-            return Err(format!(
-                "parse error: expected series selector, got {sel:?}"
-            ));
-        };
-        let convert =
-            |ms: &[promql_parser::label::Matcher]| -> std::result::Result<Vec<Matcher>, String> {
-                let mut out = Vec::with_capacity(ms.len() + 1);
-                if let Some(n) = &vs.name {
-                    out.push(Matcher::equal(METRIC_NAME, n.clone()));
-                }
-                for m in ms {
-                    let op = match m.op {
-                        PMatchOp::Equal => MatchOp::Equal,
-                        PMatchOp::NotEqual => MatchOp::NotEqual,
-                        PMatchOp::Re(_) => MatchOp::Regex,
-                        PMatchOp::NotRe(_) => MatchOp::NotRegex,
-                    };
-                    out.push(
-                        Matcher::new(op, m.name.clone(), m.value.clone())
-                            .map_err(|e| e.to_string())?,
-                    );
-                }
-                Ok(out)
-            };
-        if vs.matchers.or_matchers.is_empty() || !vs.matchers.matchers.is_empty() {
-            sets.push(convert(&vs.matchers.matchers)?);
-        }
-        for alt in &vs.matchers.or_matchers {
-            sets.push(convert(alt)?);
-        }
-    }
-    for set in &sets {
+        let set = strata_promql::parse::parse_metric_selector(sel).map_err(|e| e.to_string())?;
+        // Prometheus checks this after parsing a `match[]`.
         if !set.iter().any(|m| !m.matches_empty()) {
             return Err(EMPTY_MATCHERS.into());
         }
+        sets.push(set);
     }
     Ok(sets)
 }

@@ -84,6 +84,34 @@ fn match_labels(l: &Labels, on: bool, names: &[String]) -> Labels {
     out
 }
 
+/// Formats a label set as Prometheus' `labels.Labels.String()` does in error messages:
+/// `{__name__="up", job="a"}`, names quoted only when they are not legacy-valid.
+fn go_labels(l: &Labels) -> String {
+    use crate::parse::quote::go_quote;
+    let legacy = |n: &str| {
+        let mut chars = n.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    let mut out = String::from("{");
+    for (i, lab) in l.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if legacy(&lab.name) {
+            out.push_str(&lab.name);
+        } else {
+            out.push_str(&go_quote(&lab.name));
+        }
+        out.push('=');
+        out.push_str(&go_quote(&lab.value));
+    }
+    out.push('}');
+    out
+}
+
 pub(crate) fn is_comparison(op: TokenType) -> bool {
     op.is_comparison_operator()
 }
@@ -280,9 +308,9 @@ impl Evaluator<'_> {
                 let side = if one_to_many { "left" } else { "right" };
                 return Err(Error::Execution(format!(
                     "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    match_labels(&e.labels, m.on, &m.names),
-                    e.labels,
-                    one[j].labels
+                    go_labels(&match_labels(&e.labels, m.on, &m.names)),
+                    go_labels(&e.labels),
+                    go_labels(&one[j].labels)
                 )));
             }
             right.insert(sig, i);

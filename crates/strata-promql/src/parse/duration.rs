@@ -46,7 +46,7 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
 
 /// Returns the seconds of a number or a duration literal like `1h30m` or `500ms`.
 fn token_seconds(t: &str) -> Option<f64> {
-    if let Ok(f) = t.parse::<f64>() {
+    if let Ok(f) = super::syntax::parse_number(t) {
         return Some(f);
     }
     let mut total = 0.0;
