@@ -24,8 +24,11 @@ mod duration;
 mod functions;
 mod goregex;
 mod lexer;
+mod positions;
 pub(crate) mod quote;
 mod syntax;
+
+pub use positions::{NodePositions, PositionRange, node_positions, start_pos_input};
 
 use promql_parser::parser::Expr;
 use strata_model::{MatchOp, Matcher};

@@ -114,6 +114,8 @@ enum N {
         op: Aggr,
         param: Option<Box<Node>>,
         expr: Option<Box<Node>>,
+        /// Whether a `by`/`without` clause was written (before or after the arguments).
+        grouped: bool,
     },
     Binary {
         op: Kind,
@@ -129,8 +131,9 @@ enum N {
     Unary(Box<Node>),
 }
 
+/// A parsed expression: what the checks need, with its byte range in the query.
 #[derive(Debug)]
-struct Node {
+pub(super) struct Node {
     n: N,
     start: usize,
     end: usize,
@@ -303,6 +306,108 @@ fn check_lexed(input: &str, lexed: &Lexed, features: Features) -> Result<Vec<Rew
     let mut rewrites = std::mem::take(&mut p.rewrites);
     rewrites.sort_by_key(|r| r.0);
     Ok(rewrites)
+}
+
+/// The shape of a parsed node as `parse::positions` sees it: its kind and children.
+pub(super) enum Shape<'n> {
+    /// A number literal (a leading sign folded in).
+    Num,
+    /// A string literal.
+    Str,
+    /// A vector selector.
+    Vector,
+    /// A range selector over its vector selector.
+    Matrix(&'n Node),
+    /// A subquery over its expression.
+    Subquery(&'n Node),
+    /// A function call; the name is `None` for unknown functions.
+    Call {
+        name: Option<&'static str>,
+        args: &'n [Node],
+    },
+    /// An aggregation (`param`/`expr` are `None` on a wrong argument count).
+    Aggregate {
+        grouped: bool,
+        param: Option<&'n Node>,
+        expr: Option<&'n Node>,
+    },
+    /// A binary operation.
+    Binary(&'n Node, &'n Node),
+    /// A parenthesised expression.
+    Paren(&'n Node),
+    /// A unary `+` (`plus`) or `-` over a non-literal.
+    Unary { plus: bool, expr: &'n Node },
+}
+
+impl Node {
+    /// The node's kind and children.
+    pub(super) fn shape(&self, input: &str) -> Shape<'_> {
+        match &self.n {
+            N::Num => Shape::Num,
+            N::Str => Shape::Str,
+            N::Vector(_) => Shape::Vector,
+            N::Matrix(e) => Shape::Matrix(e),
+            N::Subquery { expr, .. } => Shape::Subquery(expr),
+            N::Call { func, args } => Shape::Call {
+                name: func.map(|f| f.name),
+                args,
+            },
+            N::Aggregate {
+                param,
+                expr,
+                grouped,
+                ..
+            } => Shape::Aggregate {
+                grouped: *grouped,
+                param: param.as_deref(),
+                expr: expr.as_deref(),
+            },
+            N::Binary { lhs, rhs, .. } => Shape::Binary(lhs, rhs),
+            N::Paren(e) => Shape::Paren(e),
+            N::Unary(e) => Shape::Unary {
+                plus: input.as_bytes().get(self.start) == Some(&b'+'),
+                expr: e,
+            },
+        }
+    }
+
+    /// The byte range the checker recorded: where the node starts, and where its last token
+    /// (modifiers included) ends.
+    pub(super) fn span(&self) -> (usize, usize) {
+        (self.start, self.end)
+    }
+}
+
+/// Parses `input` (every feature enabled) and hands the expression tree and the tokens to `f`;
+/// `None` if parsing stops at an error. Long queries are parsed, and `f` run, on a thread with
+/// a stack sized for them, as in [`check_expr`].
+pub(super) fn with_tree<T: Send>(
+    input: &str,
+    f: impl FnOnce(&Node, &[Token]) -> T + Send,
+) -> Option<T> {
+    let features = Features {
+        experimental_functions: true,
+        duration_expressions: true,
+    };
+    let lexed = lex(input);
+    let run = move |lexed: &Lexed| {
+        let mut p = Parser::new(input, lexed, features);
+        let tree = p.tree().ok()?;
+        Some(f(&tree, &lexed.tokens))
+    };
+    if lexed.tokens.len() <= INLINE_TOKENS {
+        return run(&lexed);
+    }
+    let stack = (lexed.tokens.len() * STACK_PER_TOKEN + (1 << 20)).min(1 << 30);
+    let lexed_ref = &lexed;
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("promql-tree".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, move || run(lexed_ref))
+            .ok()
+            .and_then(|handle| handle.join().ok().flatten())
+    })
 }
 
 /// Applies non-overlapping rewrites (sorted by start) to a query.
@@ -821,6 +926,15 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// The whole input as one expression, without type checking.
+    fn tree(&mut self) -> R<Node> {
+        let e = self.expr(0)?;
+        if self.peek()?.kind != Kind::Eof {
+            return Err(self.unexpected());
+        }
+        Ok(e)
+    }
+
     fn top_selector(&mut self) -> R<Selector> {
         let t = self.peek()?;
         let sel = if is_metric_identifier(t.kind) {
@@ -1118,16 +1232,19 @@ impl<'a> Parser<'a> {
                 return Err(p.unexpected());
             }
             let (args, mut end) = p.call_args()?;
+            let mut grouped = modifier_first;
             if !modifier_first && matches!(p.peek()?.kind, Kind::By | Kind::Without) {
                 p.bump();
                 p.grouping_labels()?;
                 end = p.prev_end();
+                grouped = true;
             }
             let mut node = Node::new(
                 N::Aggregate {
                     op,
                     param: None,
                     expr: None,
+                    grouped,
                 },
                 op_tok.pos,
                 end,
@@ -1173,6 +1290,7 @@ impl<'a> Parser<'a> {
                 op,
                 param: param.map(Box::new),
                 expr: expr.map(Box::new),
+                grouped,
             };
             Ok(node)
         })
@@ -1744,7 +1862,9 @@ impl<'a> Parser<'a> {
         let start = node.start;
         match &mut node.n {
             N::Num | N::Str => {}
-            N::Aggregate { op, param, expr } => {
+            N::Aggregate {
+                op, param, expr, ..
+            } => {
                 if let Some(e) = expr {
                     self.expect_type(e, Ty::Vector, "aggregation expression")?;
                 }
