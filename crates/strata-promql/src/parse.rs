@@ -99,49 +99,24 @@ pub fn parse_metric_selector(selector: &str) -> Result<Vec<Matcher>> {
         .collect()
 }
 
-/// Parses a PromQL duration (`1m`, `1h30m`, `10s`, `100ms`) or a bare number of seconds,
-/// into milliseconds.
+/// Parses a duration as Prometheus' `model.ParseDuration` (`1h30m`, `15s`, `100ms`: units
+/// `y w d h m s ms` in that order, each at most once), with Go's error texts; returns
+/// milliseconds.
+pub fn parse_prometheus_duration_ms(text: &str) -> std::result::Result<i64, String> {
+    syntax::parse_duration_millis(text)
+}
+
+/// Parses a PromQL duration (`1m`, `1h30m`, `10s`, `100ms`), optionally negative, or a bare
+/// number of seconds, into milliseconds (the times and steps of promqltest scripts).
 pub fn parse_duration_ms(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Some(f) = crate::promqltest::parse_float(s) {
         return Some((f * 1000.0).round() as i64);
     }
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s),
-    };
-    let mut total: i64 = 0;
-    let b = body.as_bytes();
-    let mut i = 0;
-    if b.is_empty() {
-        return None;
+    match s.strip_prefix('-') {
+        Some(body) => syntax::parse_duration_millis(body).ok().map(|ms| -ms),
+        None => syntax::parse_duration_millis(s).ok(),
     }
-    while i < b.len() {
-        let st = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if st == i {
-            return None;
-        }
-        let n: i64 = body[st..i].parse().ok()?;
-        let us = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let mult = match &body[us..i] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            "y" => 365 * 86_400_000,
-            _ => return None,
-        };
-        total += n * mult;
-    }
-    Some(if neg { -total } else { total })
 }
 
 fn is_ident(c: char) -> bool {

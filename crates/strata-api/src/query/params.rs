@@ -276,52 +276,9 @@ pub(crate) fn parse_duration_ns(s: &str) -> std::result::Result<i128, String> {
         }
         return Ok(ns as i128);
     }
-    parse_prom_duration_ms(s)
+    strata_promql::parse::parse_prometheus_duration_ms(s)
         .map(|ms| i128::from(ms) * 1_000_000)
-        .ok_or_else(|| format!("cannot parse {} to a valid duration", go_quote(s)))
-}
-
-/// Parses a Prometheus duration (`model.ParseDuration`): units `y w d h m s ms` in that order,
-/// each at most once, or `0`.
-fn parse_prom_duration_ms(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    if s.is_empty() {
-        return None;
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut next_unit = 0;
-    let mut total: i64 = 0;
-    while i < b.len() {
-        let st = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if st == i {
-            return None;
-        }
-        let n: i64 = s[st..i].parse().ok()?;
-        let us = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = &s[us..i];
-        let pos = UNITS[next_unit..].iter().position(|(u, _)| *u == unit)? + next_unit;
-        next_unit = pos + 1;
-        total = total.checked_add(n.checked_mul(UNITS[pos].1)?)?;
-    }
-    Some(total)
+        .map_err(|_| format!("cannot parse {} to a valid duration", go_quote(s)))
 }
 
 /// Prometheus' error for a `match[]` selector that would select every series.

@@ -635,8 +635,14 @@ fn underscores_ok(s: &str) -> bool {
 
 /// Parses a duration token as Prometheus' `model.ParseDuration`; returns seconds.
 pub(crate) fn parse_duration(text: &str) -> Result<f64, String> {
+    parse_duration_millis(text).map(|ms| ms as f64 / 1000.0)
+}
+
+/// Parses a duration as Prometheus' `model.ParseDuration` (units `y w d h m s ms`, each at
+/// most once and in that order, or `0`), with Go's error texts; returns milliseconds.
+pub(crate) fn parse_duration_millis(text: &str) -> Result<i64, String> {
     if text == "0" {
-        return Ok(0.0);
+        return Ok(0);
     }
     if text.is_empty() {
         return Err("empty duration string".into());
@@ -690,7 +696,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<f64, String> {
             return Err("duration out of range".into());
         }
     }
-    Ok(total_ms as f64 / 1000.0)
+    i64::try_from(total_ms).map_err(|_| "duration out of range".to_owned())
 }
 
 /// Unquotes a string token (quoted or raw) as Prometheus does. Bytes that do not form valid
