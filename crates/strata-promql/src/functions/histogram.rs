@@ -15,6 +15,16 @@ fn name_of(l: &Labels) -> String {
     l.metric_name().unwrap_or("").to_string()
 }
 
+/// The metric name Prometheus would see on `e` (empty once a function or operator has
+/// dropped it; the engine removes names late).
+fn visible_name(e: &Elem) -> String {
+    if e.drop_name {
+        String::new()
+    } else {
+        name_of(&e.labels)
+    }
+}
+
 /// Tolerance below which bucket count differences are treated as float noise.
 const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
 
@@ -433,7 +443,7 @@ fn quantile_step(ev: &mut Evaluator<'_>, mode: Mode, s: Vec<Elem>) -> Vec<Elem> 
                     ev.annos.warn(format!(
                         "bucket label \"le\" is missing or has a malformed value of \"{}\" for metric name \"{}\"",
                         e.labels.get("le").unwrap_or(""),
-                        name_of(&e.labels)
+                        visible_name(&e)
                     ));
                     continue;
                 };
@@ -442,7 +452,7 @@ fn quantile_step(ev: &mut Evaluator<'_>, mode: Mode, s: Vec<Elem>) -> Vec<Elem> 
                 let gi = *index.entry(key.clone()).or_insert_with(|| {
                     groups.push(G {
                         labels: key,
-                        name: name_of(&e.labels),
+                        name: visible_name(&e),
                         buckets: vec![],
                         native: None,
                     });
@@ -455,7 +465,7 @@ fn quantile_step(ev: &mut Evaluator<'_>, mode: Mode, s: Vec<Elem>) -> Vec<Elem> 
                 let gi = *index.entry(key.clone()).or_insert_with(|| {
                     groups.push(G {
                         labels: key,
-                        name: name_of(&e.labels),
+                        name: visible_name(&e),
                         buckets: vec![],
                         native: None,
                     });
