@@ -8,7 +8,7 @@
 //!
 //! Before the timings it prints, per query, the samples read, the result size and the growth of
 //! the process' peak resident memory during one evaluation (Linux `clear_refs`), for the lazy
-//! read path and for a model of the node's read path (`strata_cluster::ChunkSamples`: whole chunks decoded into a buffer).
+//! read path and for the node's read path (`strata_cluster::ChunkSamples` over copied chunks).
 //!
 //! `scripts/bench-promql` runs the same queries over the same data against `strata server` and
 //! Prometheus 3.5 side by side; figures are in `docs/benchmarks-promql.md`.
@@ -161,7 +161,7 @@ fn main() {
     );
     let engine = Engine::default();
     let lazy = base.with(ReadPath::Lazy, None);
-    let cluster = base.with(ReadPath::Eager, None);
+    let cluster = base.with(ReadPath::Node, None);
 
     eprintln!(
         "{:<32} {:>11} {:>8} {:>8} {:>12} {:>14}",

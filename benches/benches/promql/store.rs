@@ -4,13 +4,12 @@
 //! the storage engine does. Two read paths:
 //! - [`ReadPath::Lazy`]: each iterator walks the chunks with `ChunkIter::seek` and decodes one
 //!   sample at a time, so a series costs a few words while it is being read;
-//! - [`ReadPath::Eager`]: a model of the node's read path today (`strata_cluster::ChunkSamples`),
-//!   which is given copies of the chunks (as a storage `select` hands them over) and decodes the
-//!   rest of a chunk into a buffer when it reaches it.
+//! - [`ReadPath::Node`]: the node's read path, `strata_cluster::ChunkSamples`, which is given
+//!   copies of the chunks (as a storage `select` hands them over) and decodes a bounded batch
+//!   of a chunk at a time.
 //!
 //! The chunks are leaked for the life of the process, so that lazy iterators can borrow them.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,8 +29,8 @@ pub(crate) const CHUNK_SAMPLES: usize = 1800;
 pub(crate) enum ReadPath {
     /// One sample at a time from the borrowed chunk.
     Lazy,
-    /// Copied chunks, each decoded into a buffer when reached (as `ChunkSamples`).
-    Eager,
+    /// Copied chunks read by the node's `strata_cluster::ChunkSamples`.
+    Node,
 }
 
 /// Series as compressed chunks, sorted by labels.
@@ -118,11 +117,11 @@ impl Queryable for ChunkStore {
                     last_t: i64::MIN,
                     maxt: hints.maxt,
                 }),
-                ReadPath::Eager => Box::new(EagerChunks {
-                    chunks: chunks.to_vec().into(),
-                    buf: VecDeque::new(),
-                    maxt: hints.maxt,
-                }),
+                ReadPath::Node => Box::new(strata_cluster::ChunkSamples::new(
+                    chunks.to_vec(),
+                    hints.mint,
+                    hints.maxt,
+                )),
             };
             let samples = match &self.counter {
                 Some(c) => Box::new(Counting {
@@ -239,52 +238,6 @@ impl SampleIterator for LazyChunks {
                 }
             }
         }
-    }
-}
-
-/// Owns copies of the chunks and decodes the rest of a chunk into a buffer when it reaches it.
-#[derive(Debug)]
-struct EagerChunks {
-    chunks: VecDeque<Chunk>,
-    buf: VecDeque<(i64, f64)>,
-    maxt: i64,
-}
-
-impl EagerChunks {
-    fn at_or_after(&mut self, t: i64) -> Option<Point> {
-        loop {
-            while let Some((ts, v)) = self.buf.pop_front() {
-                if ts < t {
-                    continue;
-                }
-                if ts > self.maxt {
-                    self.buf.clear();
-                    self.chunks.clear();
-                    return None;
-                }
-                return Some(Point {
-                    t: ts,
-                    v: PointValue::Float(v),
-                });
-            }
-            let c = self.chunks.pop_front()?;
-            if c.max_time() < t {
-                continue;
-            }
-            let mut it = c.iter();
-            self.buf.extend(it.seek(t));
-            self.buf.extend(it);
-        }
-    }
-}
-
-impl SampleIterator for EagerChunks {
-    fn next_point(&mut self) -> Option<Point> {
-        self.at_or_after(i64::MIN)
-    }
-
-    fn seek(&mut self, t: i64) -> Option<Point> {
-        self.at_or_after(t)
     }
 }
 

@@ -131,6 +131,9 @@ pub struct ApiLimits {
     /// Most PromQL queries evaluated at once (as Prometheus' `--query.max-concurrency`); more
     /// wait. Default 20.
     pub max_concurrent_queries: u32,
+    /// Whether `stats=all` adds `totalQueryableSamplesPerStep` (as Prometheus'
+    /// `--enable-feature=promql-per-step-stats`). Default off, as in Prometheus.
+    pub per_step_stats: bool,
     /// Most series one `/api/v1/series` request may return when it has no smaller `limit`
     /// parameter; beyond it the request fails with 422 instead of building a huge answer.
     /// Default 1,000,000.
@@ -167,6 +170,7 @@ impl Default for ApiLimits {
             max_query_samples: 50_000_000,
             lookback_delta: Duration::from_secs(300),
             max_concurrent_queries: 20,
+            per_step_stats: false,
             max_series_per_request: 1_000_000,
             max_label_values_per_request: 1_000_000,
             max_query_form_bytes: ByteSize::mib(10),

@@ -137,7 +137,9 @@ impl Engine {
         opts: &QueryOpts,
     ) -> Result<QueryResult> {
         let expr = self.parse(query)?;
-        self.run(store, &expr, time_ms, time_ms, 0, opts)
+        let mut result = self.run(store, &expr, time_ms, time_ms, 0, opts)?;
+        result.annotations.resolve_positions(query, &expr);
+        Ok(result)
     }
 
     /// Evaluates an already parsed expression at one instant (`time_ms`).
@@ -190,7 +192,9 @@ impl Engine {
             ));
         }
         let expr = self.parse(query)?;
-        self.run(store, &expr, start_ms, end_ms, step_ms, opts)
+        let mut result = self.run(store, &expr, start_ms, end_ms, step_ms, opts)?;
+        result.annotations.resolve_positions(query, &expr);
+        Ok(result)
     }
 
     fn run(

@@ -8,6 +8,7 @@
 mod aggregate;
 mod binary;
 mod selector;
+pub(crate) mod stats;
 mod subquery;
 pub(crate) mod window;
 
@@ -113,6 +114,11 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) at_adjust_time: i64,
     /// Offsets of the subqueries entered since then, in milliseconds.
     pub(crate) at_shift: i64,
+    /// Samples held and read, counted as Prometheus does (see [`stats`]).
+    pub(crate) counter: stats::Counter,
+    /// Per-step element counts of the values of the nodes evaluated so far under the nodes
+    /// being evaluated (a stack, one entry per finished child), for [`stats`].
+    child_counts: Vec<Vec<u32>>,
     checks: u32,
 }
 
@@ -153,13 +159,15 @@ impl<'a> Evaluator<'a> {
         step: i64,
         lookback: i64,
     ) -> Self {
+        let step = if step <= 0 { 1 } else { step };
+        let steps = ((end - start) / step).max(0) as usize + 1;
         Evaluator {
             store,
             cfg,
             limits,
             start,
             end,
-            step: if step <= 0 { 1 } else { step },
+            step,
             query_start: start,
             query_end: end,
             lookback,
@@ -167,6 +175,11 @@ impl<'a> Evaluator<'a> {
             select_func: None,
             at_adjust_time: start,
             at_shift: 0,
+            counter: stats::Counter {
+                per_step: Some(vec![0; steps]),
+                ..Default::default()
+            },
+            child_counts: Vec::new(),
             checks: 0,
         }
     }
@@ -194,14 +207,6 @@ impl<'a> Evaluator<'a> {
             && Instant::now() > d
         {
             return Err(Error::Timeout(during));
-        }
-        Ok(())
-    }
-
-    /// Fails when `n` samples exceed the query's limit.
-    pub(crate) fn check_samples(&self, n: usize) -> Result<()> {
-        if n > self.limits.max_samples {
-            return Err(Error::TooManySamples("query execution"));
         }
         Ok(())
     }
@@ -337,6 +342,7 @@ impl<'a> Evaluator<'a> {
         Ok(QueryResult {
             value,
             annotations: std::mem::take(&mut self.annos),
+            stats: self.query_stats(),
         })
     }
 
@@ -409,9 +415,83 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
-    /// Evaluates any expression at every step of the current level.
+    /// Evaluates any expression at every step of the current level, keeping Prometheus'
+    /// sample accounting (see [`stats`]).
     pub(crate) fn eval(&mut self, expr: &Expr) -> Result<Val> {
         self.check("query execution")?;
+        let frame = self.child_counts.len();
+        if self.start != self.end && step_invariant(expr) && !is_literal(expr) {
+            let v = self.eval_step_invariant(expr)?;
+            self.child_counts.truncate(frame);
+            self.child_counts.push(stats::step_counts(&v, self.steps()));
+            return Ok(v);
+        }
+        let original = self.counter.cur;
+        let v = self.eval_node(expr)?;
+        match accounting(expr) {
+            Accounting::RangeEval => {
+                let children = self.child_counts.split_off(frame);
+                self.account_range_eval(original, &children, &v)?;
+            }
+            Accounting::Aggregation => self.account_aggregation(original, &v),
+            Accounting::TimestampOfSelector => {
+                // The selector's samples are held only during their step in Prometheus.
+                self.counter.cur = original;
+                let counts = stats::step_counts(&v, self.steps());
+                self.account_range_eval(original, &[counts], &v)?;
+            }
+            Accounting::Own => {}
+        }
+        self.child_counts.truncate(frame);
+        self.child_counts.push(stats::step_counts(&v, self.steps()));
+        Ok(v)
+    }
+
+    /// Evaluates a step-invariant expression (one whose value is the same at every step, such
+    /// as `x @ 100` or `sum(rate(x[5m] @ end()))`) once, at the first step, and repeats the
+    /// result at every step, as Prometheus does with the `StepInvariantExpr` nodes its
+    /// preprocessing wraps around them. Its reads count once per step, as in Prometheus.
+    fn eval_step_invariant(&mut self, expr: &Expr) -> Result<Val> {
+        let n = self.steps();
+        let saved_end = self.end;
+        let saved_total = self.counter.total;
+        let saved_per_step = self.counter.per_step.take();
+        self.counter.total = 0;
+        self.end = self.start;
+        let r = self.eval(expr);
+        self.end = saved_end;
+        let inner_total = self.counter.total;
+        self.counter.total = saved_total;
+        self.counter.per_step = saved_per_step;
+        for i in 0..n {
+            self.count_read(i, inner_total);
+        }
+        let v = r?;
+        Ok(match v {
+            Val::Vector(mut steps) => {
+                let first = steps.pop().unwrap_or_default();
+                let per_step: i64 = first
+                    .iter()
+                    .map(|e| match &e.v {
+                        V::F(_) => 1,
+                        V::H(h) => stats::hpoint_size(h),
+                    })
+                    .sum();
+                self.hold(per_step * (n as i64 - 1))?;
+                self.update_peak();
+                Val::Vector(vec![first; n])
+            }
+            Val::Scalar(v) => {
+                let x = v.first().copied().unwrap_or(f64::NAN);
+                self.hold(n as i64 - 1)?;
+                self.update_peak();
+                Val::Scalar(vec![x; n])
+            }
+            other => other,
+        })
+    }
+
+    fn eval_node(&mut self, expr: &Expr) -> Result<Val> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; self.steps()])),
             Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
@@ -446,10 +526,20 @@ impl<'a> Evaluator<'a> {
             Expr::VectorSelector(vs) => self.eval_vector_selector(vs, false),
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
                 let ts = self.start;
-                let mut w = self.range_windows(expr)?;
+                let subquery = matches!(expr, Expr::Subquery(_));
+                let mut w = self.range_windows(expr, true)?;
                 let mut out = Vec::new();
                 for i in 0..w.len() {
-                    let pts = w.window_at(i, ts).merged();
+                    let win = w.window_at(i, ts);
+                    let n = win.floats.len() as i64 + stats::hists_size(win.hists);
+                    let pts = win.merged();
+                    if !subquery {
+                        // A matrix selector holds and reads its windows (a subquery's result
+                        // was counted when it was evaluated).
+                        self.count_read(0, n);
+                        self.hold(n)?;
+                        self.update_peak();
+                    }
                     if !pts.is_empty() {
                         out.push(MSeries {
                             labels: w.labels(i).clone(),
@@ -478,6 +568,83 @@ impl<'a> Evaluator<'a> {
             Val::Scalar(v) => Ok(v),
             _ => Err(Error::BadData("expected scalar".into())),
         }
+    }
+}
+
+/// Returns whether an expression has the same value at every step, by Prometheus' rules
+/// (`preprocessExprHelper`): literals, selectors and subqueries with `@`, and operators and
+/// functions (other than the time-dependent ones) of only such expressions.
+fn step_invariant(expr: &Expr) -> bool {
+    match expr {
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => true,
+        Expr::VectorSelector(vs) => vs.at.is_some(),
+        Expr::MatrixSelector(ms) => ms.vs.at.is_some(),
+        Expr::Subquery(sq) => sq.at.is_some(),
+        Expr::Paren(p) => step_invariant(&p.expr),
+        Expr::Unary(u) => step_invariant(&u.expr),
+        Expr::Aggregate(a) => step_invariant(&a.expr),
+        Expr::Binary(b) => step_invariant(&b.lhs) && step_invariant(&b.rhs),
+        Expr::Call(c) => {
+            !matches!(
+                c.func.name,
+                "days_in_month"
+                    | "day_of_month"
+                    | "day_of_week"
+                    | "day_of_year"
+                    | "hour"
+                    | "minute"
+                    | "month"
+                    | "year"
+                    | "predict_linear"
+                    | "time"
+                    | "timestamp"
+            ) && c.args.args.iter().all(|a| step_invariant(a))
+        }
+        Expr::Extension(_) => false,
+    }
+}
+
+/// Literals are evaluated at every step even where Prometheus wraps them as step invariant.
+fn is_literal(expr: &Expr) -> bool {
+    matches!(expr, Expr::NumberLiteral(_) | Expr::StringLiteral(_))
+}
+
+/// How a node's samples are accounted for (see [`stats`]).
+enum Accounting {
+    /// Prometheus' `rangeEval`: from the per-step sizes of the children and the result.
+    RangeEval,
+    /// `rangeEvalAgg`: the result is held once the node is done.
+    Aggregation,
+    /// `timestamp(selector)`: a `rangeEval` whose selector samples are held one step at a time.
+    TimestampOfSelector,
+    /// The node counts as it goes (selectors, range functions, subqueries) or passes its
+    /// child's value through.
+    Own,
+}
+
+fn accounting(expr: &Expr) -> Accounting {
+    use promql_parser::parser::token;
+    match expr {
+        Expr::NumberLiteral(_) | Expr::Binary(_) => Accounting::RangeEval,
+        Expr::Aggregate(a) if a.op.id() == token::T_COUNT_VALUES => Accounting::RangeEval,
+        Expr::Aggregate(_) => Accounting::Aggregation,
+        Expr::Call(c) => {
+            let name = c.func.name;
+            if crate::functions::is_range_function(name)
+                || matches!(name, "label_replace" | "label_join" | "info")
+            {
+                Accounting::Own
+            } else if name == "timestamp"
+                && c.args.args.first().is_some_and(|a| {
+                    matches!(crate::functions::unwrap_parens(a), Expr::VectorSelector(_))
+                })
+            {
+                Accounting::TimestampOfSelector
+            } else {
+                Accounting::RangeEval
+            }
+        }
+        _ => Accounting::Own,
     }
 }
 

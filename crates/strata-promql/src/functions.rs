@@ -7,6 +7,7 @@ pub(crate) use histogram::warn_incompatible;
 pub(crate) mod labels;
 pub(crate) mod math;
 mod range;
+pub(crate) use range::is_range_function;
 mod time;
 
 use promql_parser::parser::{Call, Expr};
@@ -46,6 +47,13 @@ pub(crate) fn keeps_name(name: &str) -> bool {
 
 /// Evaluates a function call at every step.
 pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val> {
+    ev.annos.enter(crate::annotations::Context::call(c));
+    let r = eval_call_inner(ev, c);
+    ev.annos.leave();
+    r
+}
+
+fn eval_call_inner(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val> {
     let name = c.func.name;
     if c.func.experimental && !ev.cfg.enable_experimental_functions {
         return Err(Error::Parse(format!(

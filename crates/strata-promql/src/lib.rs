@@ -20,7 +20,7 @@
 pub mod annotations;
 pub mod engine;
 pub mod error;
-mod eval;
+pub(crate) mod eval;
 mod functions;
 pub mod histogram;
 pub mod memstore;
@@ -29,7 +29,7 @@ pub mod promqltest;
 pub mod queryable;
 pub mod value;
 
-pub use annotations::Annotations;
+pub use annotations::{Annotations, Level};
 pub use engine::{Engine, EngineConfig, QueryOpts};
 pub use error::{Error, Result};
 pub use histogram::FloatHistogram;
@@ -38,4 +38,4 @@ pub use parse::parse;
 pub use queryable::{
     Point, PointValue, Queryable, QueryableError, SampleIterator, SelectHints, Series,
 };
-pub use value::{QueryResult, RangeSeries, Sample, Value};
+pub use value::{QueryResult, QueryStats, RangeSeries, Sample, Value};

@@ -6,6 +6,7 @@ use strata_model::Labels;
 
 use crate::FloatHistogram;
 use crate::annotations::Annotations;
+pub use crate::eval::stats::QueryStats;
 
 /// One element of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,8 @@ pub struct QueryResult {
     pub value: Value,
     /// Warnings and infos, deduplicated, in the order raised.
     pub annotations: Annotations,
+    /// Samples read and held, counted as Prometheus 3.5 counts them (`stats=all`).
+    pub stats: QueryStats,
 }
 
 impl QueryResult {

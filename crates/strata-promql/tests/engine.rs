@@ -337,3 +337,46 @@ fn series_differing_only_by_a_removed_name_collide_in_range_queries() {
         .unwrap_err();
     assert!(e.to_string().contains("same labelset"), "{e}");
 }
+
+#[test]
+fn annotations_carry_the_position_prometheus_gives_them() {
+    let pts: Vec<(i64, f64)> = (0..60).map(|i| (i * 10_000, i as f64)).collect();
+    let s = store_with(&[
+        (&[("__name__", "up"), ("job", "a")], &pts),
+        (&[("__name__", "req_total"), ("job", "a")], &pts),
+    ]);
+    let engine = Engine::default();
+    let q = |query: &str| {
+        engine
+            .instant_query(&s, query, 600_000, &QueryOpts::default())
+            .unwrap()
+    };
+    // The first two texts are what Prometheus 3.5 answers for the same queries (the e2e
+    // differential test); the others follow the rules tests/annotation_positions.rs checks.
+    let r = q("rate(up[5m])");
+    assert_eq!(
+        r.infos(),
+        vec![
+            "PromQL info: metric might not be a counter, name does not end in \
+             _total/_sum/_count/_bucket: \"up\" (1:6)"
+        ]
+    );
+    let r = q("histogram_quantile(0.9, rate(req_total[5m]))");
+    assert_eq!(
+        r.warnings(),
+        vec![
+            "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"\" \
+             for metric name \"\" (1:25)"
+        ]
+    );
+    // Aggregation parameters point at the parameter, parentheses stripped.
+    let r = q("sum(up) + quantile((2), up)");
+    assert_eq!(
+        r.warnings(),
+        vec!["PromQL warning: quantile value should be between 0 and 1, got 2 (1:21)"]
+    );
+    // Multi-line queries count lines and columns as Prometheus does.
+    let r = q("sum(\n  rate(up[5m])\n)");
+    assert_eq!(r.infos().len(), 1);
+    assert!(r.infos()[0].ends_with("(2:8)"), "{:?}", r.infos());
+}

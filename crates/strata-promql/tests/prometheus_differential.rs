@@ -823,7 +823,7 @@ fn start_prometheus(data: &[(String, String)], tag: &str) -> PrometheusServer {
         ))
         .arg(format!("--web.listen-address={addr}"))
         .arg("--storage.tsdb.retention.time=100y")
-        .arg("--enable-feature=promql-experimental-functions,promql-delayed-name-removal")
+        .arg("--enable-feature=promql-experimental-functions,promql-delayed-name-removal,promql-per-step-stats")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -1014,5 +1014,159 @@ fn agrees_with_a_prometheus_server_on_random_range_queries() {
         mismatches.is_empty(),
         "{} range queries disagree with Prometheus",
         mismatches.len()
+    );
+}
+
+/// Prometheus' `data.stats.samples` for a query path: total, peak and per-step reads.
+type SampleStats = (i64, i64, Vec<(i64, i64)>);
+
+fn prometheus_stats(server: &PrometheusServer, path: &str) -> Result<SampleStats, String> {
+    let (_, body) = http_get(&server.addr, path).ok_or("no response")?;
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    if v["status"] != "success" {
+        return Err(v["error"].as_str().unwrap_or("error").to_string());
+    }
+    let s = &v["data"]["stats"]["samples"];
+    let per_step = s["totalQueryableSamplesPerStep"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            (
+                (p[0].as_f64().unwrap_or(0.0) * 1000.0).round() as i64,
+                p[1].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    Ok((
+        s["totalQueryableSamples"].as_i64().unwrap_or(-1),
+        s["peakSamples"].as_i64().unwrap_or(-1),
+        per_step,
+    ))
+}
+
+/// The engine's sample statistics (`totalQueryableSamples`, `peakSamples` and the per-step
+/// reads) equal those of a Prometheus 3.5 server asked with `stats=all`, for instant and range
+/// queries of the main node types: selectors, range functions, subqueries, aggregations,
+/// binary operators with literals, functions of instant vectors.
+#[test]
+fn sample_stats_match_a_prometheus_server() {
+    // 40 points a minute apart (0s..2340s); `_` is a missing point.
+    let ramp = |k: f64, gap: std::ops::Range<usize>| -> String {
+        (0..40)
+            .map(|i| {
+                if gap.contains(&i) {
+                    "_".to_string()
+                } else {
+                    format!("{}", k * i as f64)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let data: Vec<(String, String)> = vec![
+        (r#"req_total{job="api",i="1"}"#.into(), ramp(1.0, 0..0)),
+        (r#"req_total{job="api",i="2"}"#.into(), ramp(2.0, 10..16)),
+        (r#"req_total{job="db",i="1"}"#.into(), ramp(3.0, 30..40)),
+        (r#"temp{job="api"}"#.into(), ramp(0.5, 5..25)),
+        (r#"temp{job="db"}"#.into(), ramp(1.5, 0..3)),
+    ];
+    let server = start_prometheus(&data, "stats");
+    let mut store = MemStore::new();
+    for (s, v) in &data {
+        let labels = parse_labels(s).unwrap();
+        for (i, tok) in v.split_whitespace().enumerate() {
+            if let Some(f) = parse_float(tok) {
+                store.append(
+                    labels.clone(),
+                    Point {
+                        t: i as i64 * 60_000,
+                        v: PointValue::Float(f),
+                    },
+                );
+            }
+        }
+    }
+    let engine = Engine::new(test_engine_config());
+    let instant_only = [
+        "req_total[5m]",
+        "rate(req_total[5m])[10m:1m]",
+        "temp[10m] offset 3m",
+    ];
+    let queries = [
+        "req_total",
+        "temp offset 2m",
+        "rate(req_total[5m])",
+        "sum by (job) (rate(req_total[5m]))",
+        "max_over_time(req_total[3m])",
+        "quantile_over_time(0.5, temp[10m])",
+        "max_over_time(rate(req_total[2m])[10m:1m])",
+        "avg_over_time(temp[5m:2m])",
+        "topk(2, req_total)",
+        "count_values(\"v\", temp)",
+        "req_total * 2",
+        "req_total / on(job) group_left temp",
+        "abs(temp - 10)",
+        "histogram_quantile(0.9, temp)",
+        "timestamp(temp)",
+        "time()",
+        "1 + 2",
+        "label_replace(temp, \"x\", \"$1\", \"job\", \"(.*)\")",
+        "absent_over_time(nope[5m])",
+        "sum(req_total) by (job) > 10",
+    ];
+    let mut problems = Vec::new();
+    let mut check =
+        |q: &str, path: String, ours: strata_promql::Result<strata_promql::QueryResult>| {
+            let theirs = prometheus_stats(&server, &path);
+            match (ours, theirs) {
+                (Ok(r), Ok(want)) => {
+                    let got = (
+                        r.stats.total_queryable_samples,
+                        r.stats.peak_samples,
+                        r.stats.total_queryable_samples_per_step.clone(),
+                    );
+                    if got != want {
+                        problems.push(format!(
+                            "{path}: ours (total, peak, per step) {got:?}, Prometheus {want:?}"
+                        ));
+                    }
+                }
+                (Err(_), Err(_)) => {}
+                (a, b) => problems.push(format!("{q}: ours {:?}, Prometheus {b:?}", a.err())),
+            }
+        };
+    for q in instant_only.iter().chain(queries.iter()) {
+        for t in [1200, 2340] {
+            let path = format!(
+                "/api/v1/query?query={}&time={t}&stats=all",
+                percent_encode(q)
+            );
+            check(
+                q,
+                path,
+                engine.instant_query(&store, q, t * 1000, &QueryOpts::default()),
+            );
+        }
+    }
+    for q in &queries {
+        for step in [60, 97, 300] {
+            let path = format!(
+                "/api/v1/query_range?query={}&start=0&end=2340&step={step}&stats=all",
+                percent_encode(q)
+            );
+            let ours =
+                engine.range_query(&store, q, 0, 2_340_000, step * 1000, &QueryOpts::default());
+            check(q, path, ours);
+        }
+    }
+    for p in &problems {
+        eprintln!("STATS MISMATCH {p}");
+    }
+    assert!(
+        problems.is_empty(),
+        "{} queries' sample statistics disagree with Prometheus",
+        problems.len()
     );
 }

@@ -101,6 +101,10 @@ pub(crate) struct LimitArgs {
     /// Most PromQL queries evaluated at once; more wait (like `--query.max-concurrency`).
     #[arg(long, default_value_t = 20, env = "STRATA_QUERY_MAX_CONCURRENCY")]
     pub(crate) query_max_concurrency: u32,
+    /// Whether `stats=all` query answers include per-step sample counts (like Prometheus'
+    /// `--enable-feature=promql-per-step-stats`).
+    #[arg(long, env = "STRATA_QUERY_PER_STEP_STATS")]
+    pub(crate) query_per_step_stats: bool,
     /// Most samples one remote read query may return.
     #[arg(long, default_value_t = 50_000_000, env = "STRATA_MAX_READ_SAMPLES")]
     pub(crate) max_read_samples: u64,

@@ -40,6 +40,7 @@ pub(crate) fn api_limits(args: &ServerArgs) -> ApiLimits {
         max_query_samples: args.limits.query_max_samples,
         lookback_delta: args.limits.query_lookback_delta,
         max_concurrent_queries: args.limits.query_max_concurrency,
+        per_step_stats: args.limits.query_per_step_stats,
         ..ApiLimits::default()
     }
 }

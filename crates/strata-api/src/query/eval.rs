@@ -61,10 +61,13 @@ pub(crate) fn now_ms() -> i64 {
 
 /// What both query endpoints share once parameters are parsed.
 struct Prepared {
+    /// The query text, for the positions Prometheus appends to annotations.
+    query: String,
     expr: Expr,
     opts: QueryOpts,
     limit: u64,
-    stats: bool,
+    /// `stats` asked for: `Some(true)` for `stats=all` (per-step figures too).
+    stats: Option<bool>,
 }
 
 async fn instant(
@@ -158,9 +161,12 @@ fn prepare(state: &ApiState, p: &Params, limit: u64) -> Result<Prepared> {
             lookback_delta_ms = Some(ms);
         }
     }
-    let expr =
-        strata_promql::parse(p.get("query")).map_err(|e| invalid_param("query", &e.to_string()))?;
+    let expr = state
+        .engine
+        .parse(p.get("query"))
+        .map_err(|e| invalid_param("query", &e.to_string()))?;
     Ok(Prepared {
+        query: p.get("query").to_owned(),
         expr,
         opts: QueryOpts {
             lookback_delta_ms,
@@ -168,7 +174,10 @@ fn prepare(state: &ApiState, p: &Params, limit: u64) -> Result<Prepared> {
             cancel: Some(Arc::new(AtomicBool::new(false))),
         },
         limit,
-        stats: !p.get("stats").is_empty(),
+        stats: match p.get("stats") {
+            "" => None,
+            s => Some(s == "all"),
+        },
     })
 }
 
@@ -207,15 +216,20 @@ where
     let engine = state.engine.clone();
     let queryable = state.queryable.clone();
     let Prepared {
+        query,
         expr,
         opts,
         limit,
         stats,
     } = prepared;
     let eval_start = Instant::now();
-    let mut result = tokio::task::spawn_blocking(move || eval(&engine, &*queryable, &expr, &opts))
-        .await
-        .map_err(|e| Error::Internal(format!("query task failed: {e}")))??;
+    let mut result = tokio::task::spawn_blocking(move || {
+        let mut r = eval(&engine, &*queryable, &expr, &opts)?;
+        r.annotations.resolve_positions(&query, &expr);
+        Ok::<_, strata_promql::Error>(r)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("query task failed: {e}")))??;
     let eval_time = eval_start.elapsed();
     let mut warnings = result.warnings();
     if limit > 0 && truncate(&mut result.value, limit) {
@@ -223,13 +237,20 @@ where
     }
     let infos = result.infos();
     let capacity = estimate_size(&result.value);
-    let timings = stats.then_some((queue_time, eval_time, queued.elapsed()));
+    let per_step_allowed = state.limits.per_step_stats;
+    let stats = stats.map(|per_step| QueryStatsOut {
+        queue: queue_time,
+        eval: eval_time,
+        total: queued.elapsed(),
+        samples: std::mem::take(&mut result.stats),
+        per_step: per_step && per_step_allowed,
+    });
     let value = result.value;
     if capacity > STREAM_ABOVE_BYTES {
-        let data = move |b: &mut JsonBuf| write_query_data(b, value, timings);
+        let data = move |b: &mut JsonBuf| write_query_data(b, value, stats.as_ref());
         return Ok(success_streamed(data, warnings, infos));
     }
-    let data = |b: &mut JsonBuf| write_query_data(b, value, timings);
+    let data = |b: &mut JsonBuf| write_query_data(b, value, stats.as_ref());
     Ok(success(capacity, data, &warnings, &infos))
 }
 
@@ -289,26 +310,35 @@ fn estimate_size(v: &Value) -> usize {
     }
 }
 
-/// Writes `{"resultType":…,"result":…}` and, when asked, the timing statistics.
-fn write_query_data(
-    b: &mut JsonBuf,
-    value: Value,
-    timings: Option<(Duration, Duration, Duration)>,
-) {
+/// The statistics of one query, as `stats` asks for them.
+struct QueryStatsOut {
+    queue: Duration,
+    eval: Duration,
+    total: Duration,
+    samples: strata_promql::QueryStats,
+    /// `stats=all`: per-step sample counts too.
+    per_step: bool,
+}
+
+/// Writes `{"resultType":…,"result":…}` and, when asked, the statistics: timings measured here
+/// and the sample counts of the engine (`data.stats.samples`, as Prometheus 3.5).
+fn write_query_data(b: &mut JsonBuf, value: Value, stats: Option<&QueryStatsOut>) {
     b.raw("{\"resultType\":");
     b.string(value.type_name());
     b.raw(",\"result\":");
     write_value(b, value);
-    if let Some((queue, eval, total)) = timings {
+    if let Some(s) = stats {
         b.raw(",\"stats\":{\"timings\":{\"evalTotalTime\":");
-        b.number(eval.as_secs_f64());
+        b.number(s.eval.as_secs_f64());
         b.raw(",\"resultSortTime\":0,\"queryPreparationTime\":0,\"innerEvalTime\":");
-        b.number(eval.as_secs_f64());
+        b.number(s.eval.as_secs_f64());
         b.raw(",\"execQueueTime\":");
-        b.number(queue.as_secs_f64());
+        b.number(s.queue.as_secs_f64());
         b.raw(",\"execTotalTime\":");
-        b.number(total.as_secs_f64());
-        b.raw("}}");
+        b.number(s.total.as_secs_f64());
+        b.raw("},\"samples\":");
+        b.sample_stats(&s.samples, s.per_step);
+        b.raw("}");
     }
     b.raw("}");
 }

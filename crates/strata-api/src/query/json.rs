@@ -159,6 +159,31 @@ impl JsonBuf {
         self.out.push('}');
     }
 
+    /// Appends Prometheus' `"samples"` statistics object: the per-step reads (only with
+    /// `per_step`, as Prometheus writes them for `stats=all`), the total and the peak.
+    pub(crate) fn sample_stats(&mut self, s: &strata_promql::QueryStats, per_step: bool) {
+        self.out.push('{');
+        if per_step && !s.total_queryable_samples_per_step.is_empty() {
+            self.out.push_str("\"totalQueryableSamplesPerStep\":[");
+            for (i, (t, n)) in s.total_queryable_samples_per_step.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                self.out.push('[');
+                self.timestamp(*t);
+                self.out.push(',');
+                self.int(*n);
+                self.out.push(']');
+            }
+            self.out.push_str("],");
+        }
+        self.out.push_str("\"totalQueryableSamples\":");
+        self.int(s.total_queryable_samples);
+        self.out.push_str(",\"peakSamples\":");
+        self.int(s.peak_samples);
+        self.out.push('}');
+    }
+
     /// Appends `[t,"v"]`.
     pub(crate) fn point(&mut self, t_ms: i64, v: f64) {
         self.out.push('[');

@@ -1,53 +1,95 @@
-//! A [`SampleIterator`] over a series' chunks that decodes one chunk at a time.
+//! A [`SampleIterator`] over a series' chunks that decodes a bounded batch at a time.
 
-use std::collections::VecDeque;
-
-use strata_codec::Chunk;
+use strata_codec::{Chunk, Encoding};
 use strata_promql::{Point, PointValue, SampleIterator};
 
+/// Samples decoded at once from a `Packed` chunk. `Packed` chunks are cut into blocks of 128
+/// samples that `ChunkIter::seek` jumps over without decoding, so resuming a chunk in the middle
+/// costs little; XOR chunks (the head's open chunk, a few small ones) cannot be resumed cheaply
+/// and are decoded whole, bounded by the head's chunk size.
+const PACKED_BATCH: usize = 256;
+
 /// Iterates the samples of a series' chunks (sorted by time, not overlapping) within
-/// `[mint, maxt]`, decoding a chunk only when the iteration reaches it and skipping whole chunks
-/// on [`SampleIterator::seek`].
+/// `[mint, maxt]`, decoding lazily: at most [`PACKED_BATCH`] samples of a `Packed` chunk are
+/// held decoded at a time, and [`SampleIterator::seek`] skips whole chunks and, inside a chunk,
+/// whole blocks.
+///
+/// The iterator owns its chunks (a storage `select` hands out copies), and `ChunkIter` borrows
+/// its chunk, so the position inside a chunk is kept as the next timestamp to read and a batch
+/// is decoded by a fresh `ChunkIter` that seeks to it.
 #[derive(Debug)]
 pub struct ChunkSamples {
-    chunks: VecDeque<Chunk>,
-    /// Decoded samples of the current chunk, not yet returned.
-    current: VecDeque<(i64, f64)>,
-    mint: i64,
+    chunks: Vec<Chunk>,
+    /// Index of the chunk the next batch comes from.
+    idx: usize,
+    /// Decoded samples not yet returned: `batch[pos..]`.
+    batch: Vec<(i64, f64)>,
+    pos: usize,
+    /// Smallest timestamp the next batch may start at.
+    resume: i64,
     maxt: i64,
+    done: bool,
 }
 
 impl ChunkSamples {
     /// Returns an iterator over `chunks` restricted to `[mint, maxt]`.
     pub fn new(chunks: Vec<Chunk>, mint: i64, maxt: i64) -> Self {
         ChunkSamples {
-            chunks: chunks.into(),
-            current: VecDeque::new(),
-            mint,
+            chunks,
+            idx: 0,
+            batch: Vec::new(),
+            pos: 0,
+            resume: mint,
             maxt,
+            done: false,
         }
     }
 
-    /// Decodes the next chunk that may hold samples `>= t` into `current`, positioned at `t`.
-    /// Returns false when no chunk is left.
-    fn load_next(&mut self, t: i64) -> bool {
-        while let Some(chunk) = self.chunks.pop_front() {
-            if chunk.max_time() < t || chunk.num_samples() == 0 {
+    /// Decodes the next batch at or after `self.resume`; false when no sample is left.
+    fn refill(&mut self) -> bool {
+        self.batch.clear();
+        self.pos = 0;
+        while !self.done {
+            let Some(chunk) = self.chunks.get(self.idx) else {
+                self.done = true;
+                break;
+            };
+            if chunk.num_samples() == 0 || chunk.max_time() < self.resume {
+                self.idx += 1;
                 continue;
             }
             if chunk.min_time() > self.maxt {
-                self.chunks.clear();
-                return false;
+                self.done = true;
+                break;
             }
             let mut it = chunk.iter();
-            let first = if t > chunk.min_time() {
-                it.seek(t)
+            let first = if self.resume > chunk.min_time() {
+                it.seek(self.resume)
             } else {
                 it.next()
             };
-            self.current.extend(first);
-            self.current.extend(it);
-            if !self.current.is_empty() {
+            let limit = match chunk.encoding() {
+                Encoding::Packed => PACKED_BATCH,
+                Encoding::Xor => usize::MAX,
+            };
+            self.batch.extend(first);
+            if !self.batch.is_empty() {
+                self.batch.extend(it.by_ref().take(limit - 1));
+            }
+            match self.batch.last() {
+                Some(&(t, _)) if self.batch.len() >= limit && t < chunk.max_time() => {
+                    // More in this chunk: resume after the batch's last sample.
+                    self.resume = t.saturating_add(1);
+                }
+                _ => {
+                    // The chunk is done (or damaged: go on with the next).
+                    self.idx += 1;
+                    if let Some(&(t, _)) = self.batch.last() {
+                        self.resume = t.saturating_add(1);
+                    }
+                }
+            }
+            if !self.batch.is_empty() {
                 return true;
             }
         }
@@ -56,14 +98,13 @@ impl ChunkSamples {
 
     fn next_at_or_after(&mut self, t: i64) -> Option<Point> {
         loop {
-            while let Some(&(ts, v)) = self.current.front() {
-                self.current.pop_front();
-                if ts < t {
-                    continue;
-                }
+            if let Some(k) = self.batch[self.pos..].iter().position(|s| s.0 >= t) {
+                let (ts, v) = self.batch[self.pos + k];
+                self.pos += k + 1;
                 if ts > self.maxt {
-                    self.current.clear();
-                    self.chunks.clear();
+                    self.batch.clear();
+                    self.pos = 0;
+                    self.done = true;
                     return None;
                 }
                 return Some(Point {
@@ -71,7 +112,11 @@ impl ChunkSamples {
                     v: PointValue::Float(v),
                 });
             }
-            if !self.load_next(t) {
+            self.pos = self.batch.len();
+            if self.resume < t {
+                self.resume = t;
+            }
+            if !self.refill() {
                 return None;
             }
         }
@@ -80,15 +125,11 @@ impl ChunkSamples {
 
 impl SampleIterator for ChunkSamples {
     fn next_point(&mut self) -> Option<Point> {
-        self.next_at_or_after(self.mint)
+        self.next_at_or_after(i64::MIN)
     }
 
     fn seek(&mut self, t: i64) -> Option<Point> {
-        // Drop decoded samples before t; if the current chunk ends before t, skip whole chunks.
-        while matches!(self.current.front(), Some(&(ts, _)) if ts < t) {
-            self.current.pop_front();
-        }
-        self.next_at_or_after(t.max(self.mint))
+        self.next_at_or_after(t)
     }
 }
 
@@ -134,5 +175,31 @@ mod tests {
             Some(PointValue::Float(v)) => assert!(strata_model::is_stale_nan(v)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn decodes_long_chunks_in_batches_without_losing_or_repeating_samples() {
+        let c = chunk(0..1000);
+        let d = chunk(1000..1500);
+        assert_eq!(c.encoding(), Encoding::Packed);
+        let all = collect(ChunkSamples::new(vec![c.clone(), d.clone()], 0, 100_000));
+        assert_eq!(all, (0..1500).map(|t| t * 10).collect::<Vec<_>>());
+        let mut it = ChunkSamples::new(vec![c, d], 15, 12_000);
+        assert_eq!(it.next_point().map(|p| p.t), Some(20));
+        assert_eq!(it.seek(5005).map(|p| p.t), Some(5010));
+        assert_eq!(it.next_point().map(|p| p.t), Some(5020));
+        let mut n = 2;
+        let mut last = 5020;
+        while let Some(p) = it.next_point() {
+            assert_eq!(p.t, last + 10);
+            last = p.t;
+            n += 1;
+            if p.t == 9_980 {
+                break;
+            }
+        }
+        assert_eq!(n, 498);
+        assert_eq!(it.seek(11_995).map(|p| p.t), Some(12_000));
+        assert_eq!(it.next_point(), None);
     }
 }

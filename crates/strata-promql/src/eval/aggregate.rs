@@ -101,6 +101,13 @@ fn metric_name_of(l: &Labels) -> String {
 
 impl Evaluator<'_> {
     pub(crate) fn eval_aggregate(&mut self, a: &AggregateExpr) -> Result<Val> {
+        self.annos.enter(crate::annotations::Context::aggregate(a));
+        let r = self.eval_aggregate_inner(a);
+        self.annos.leave();
+        r
+    }
+
+    fn eval_aggregate_inner(&mut self, a: &AggregateExpr) -> Result<Val> {
         let op = a.op.id();
         if matches!(op, token::T_LIMITK | token::T_LIMIT_RATIO)
             && !self.cfg.enable_experimental_functions
@@ -155,10 +162,13 @@ impl Evaluator<'_> {
             && let Some(q) = param
             && !(0.0..=1.0).contains(&q)
         {
-            self.annos.warn(format!(
-                "quantile value should be between 0 and 1, got {}",
-                crate::functions::fmt_g(q)
-            ));
+            self.annos.warn_opt(
+                self.annos.param(),
+                format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    crate::functions::fmt_g(q)
+                ),
+            );
         }
         for e in v {
             let key = keys.key(&e.labels, m);
@@ -249,8 +259,10 @@ impl Evaluator<'_> {
                             token::T_MAX => "max",
                             _ => "quantile",
                         };
-                        self.annos
-                            .info(format!("ignored histogram in {name} aggregation"));
+                        self.annos.info_opt(
+                            self.annos.operand(),
+                            format!("ignored histogram in {name} aggregation"),
+                        );
                     }
                     token::T_STDDEV | token::T_STDVAR => {
                         let name = if op == token::T_STDDEV {
@@ -258,8 +270,10 @@ impl Evaluator<'_> {
                         } else {
                             "stdvar"
                         };
-                        self.annos
-                            .info(format!("ignored histogram in {name} aggregation"));
+                        self.annos.info_opt(
+                            self.annos.operand(),
+                            format!("ignored histogram in {name} aggregation"),
+                        );
                     }
                     _ => {}
                 },
@@ -271,8 +285,10 @@ impl Evaluator<'_> {
             let v = match op {
                 token::T_SUM | token::T_AVG => {
                     if g.has_hist && g.has_float {
-                        self.annos
-                            .warn("encountered a mix of histograms and floats for aggregation");
+                        self.annos.warn_opt(
+                            self.annos.operand(),
+                            "encountered a mix of histograms and floats for aggregation",
+                        );
                         continue;
                     }
                     if g.has_hist {
@@ -382,11 +398,14 @@ impl Evaluator<'_> {
                 return Err(Error::Execution("Ratio value NaN is NaN".into()));
             }
             if !(-1.0..=1.0).contains(&p) {
-                self.annos.warn(format!(
-                    "ratio value should be between -1 and 1, got {}, capping to {}",
-                    crate::functions::fmt_g(p),
-                    if p < 0.0 { -1 } else { 1 }
-                ));
+                self.annos.warn_opt(
+                    self.annos.param(),
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        crate::functions::fmt_g(p),
+                        if p < 0.0 { -1 } else { 1 }
+                    ),
+                );
             }
         } else if !v.is_empty()
             && !(-9.223_372_036_854_776e18..=9.223_372_036_854_776e18).contains(&p)
@@ -443,8 +462,10 @@ impl Evaluator<'_> {
                             V::F(_) => floats.push(e),
                             V::H(_) => {
                                 let name = if top { "topk" } else { "bottomk" };
-                                self.annos
-                                    .info(format!("ignored histogram in {name} aggregation"));
+                                self.annos.info_opt(
+                                    self.annos.node(),
+                                    format!("ignored histogram in {name} aggregation"),
+                                );
                             }
                         }
                     }

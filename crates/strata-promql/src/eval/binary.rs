@@ -189,6 +189,13 @@ impl MatchCache {
 
 impl Evaluator<'_> {
     pub(crate) fn eval_binary(&mut self, b: &BinaryExpr) -> Result<Val> {
+        self.annos.enter(crate::annotations::Context::binary(b));
+        let r = self.eval_binary_inner(b);
+        self.annos.leave();
+        r
+    }
+
+    fn eval_binary_inner(&mut self, b: &BinaryExpr) -> Result<Val> {
         let lhs = self.eval(&b.lhs)?;
         let rhs = self.eval(&b.rhs)?;
         let op = b.op;
@@ -397,7 +404,7 @@ impl Evaluator<'_> {
                 } else {
                     ("histogram", "float")
                 };
-                self.annos.info(format!(
+                self.annos.info_opt(self.annos.node(), format!(
                     "incompatible sample types encountered for binary operator \"{op}\": {l} {op} {r}"
                 ));
                 None
@@ -421,9 +428,12 @@ impl Evaluator<'_> {
                 match r {
                     Ok(h) => Some((V::H(Arc::new(h.compacted())), true)),
                     Err(_) => {
-                        self.annos.warn(format!(
-                            "incompatible bucket layout encountered for binary operator {op}"
-                        ));
+                        self.annos.warn_opt(
+                            self.annos.node(),
+                            format!(
+                                "incompatible bucket layout encountered for binary operator {op}"
+                            ),
+                        );
                         None
                     }
                 }
@@ -431,7 +441,7 @@ impl Evaluator<'_> {
             token::T_EQLC => Some((V::H(a.clone()), a.equals(b))),
             token::T_NEQ => Some((V::H(a.clone()), !a.equals(b))),
             _ => {
-                self.annos.info(format!(
+                self.annos.info_opt(self.annos.node(), format!(
                     "incompatible sample types encountered for binary operator \"{op}\": histogram {op} histogram"
                 ));
                 None

@@ -161,19 +161,26 @@ impl Evaluator<'_> {
             .collect();
         let n = self.steps();
         let mut out = Vec::with_capacity(n);
-        let mut total = 0usize;
         for i in 0..n {
             self.check("query execution")?;
             let r = self.selector_ref_time(self.ts(i), &vs.at, &vs.offset);
             let mut v = Vec::new();
+            let mut read = 0i64;
             for (labels, c) in cursors.iter_mut() {
                 if let Some(p) = c.at(r, self.lookback) {
                     let val = if with_ts {
+                        read += 1;
                         V::F(p.t as f64 / 1000.0)
                     } else {
                         match &p.v {
-                            PointValue::Float(f) => V::F(*f),
-                            PointValue::Histogram(h) => V::H(h.clone()),
+                            PointValue::Float(f) => {
+                                read += 1;
+                                V::F(*f)
+                            }
+                            PointValue::Histogram(h) => {
+                                read += super::stats::hpoint_size(h);
+                                V::H(h.clone())
+                            }
                         }
                     };
                     v.push(Elem {
@@ -183,17 +190,21 @@ impl Evaluator<'_> {
                     });
                 }
             }
-            total += v.len();
-            self.check_samples(total)?;
+            // As Prometheus' `evalSeries`: every selected sample is read and held.
+            self.count_read(i, read);
+            self.hold(read)?;
             out.push(v);
         }
+        self.update_peak();
         Ok(Val::Vector(out))
     }
 
-    /// Prepares the windows of a range-vector expression over the current steps.
-    pub(crate) fn range_windows(&mut self, expr: &Expr) -> Result<RangeWindows> {
+    /// Prepares the windows of a range-vector expression over the current steps. `top`: the
+    /// expression is the query's result (not a function argument), so a subquery's reads count
+    /// towards the query's.
+    pub(crate) fn range_windows(&mut self, expr: &Expr, top: bool) -> Result<RangeWindows> {
         match expr {
-            Expr::Paren(p) => self.range_windows(&p.expr),
+            Expr::Paren(p) => self.range_windows(&p.expr, top),
             Expr::MatrixSelector(ms) => {
                 let range = ms.range.as_millis() as i64;
                 let (lo, hi) = self.ref_bounds(&ms.vs.at, &ms.vs.offset);
@@ -211,9 +222,10 @@ impl Evaluator<'_> {
                     range,
                     at,
                     offset: offset_ms(&ms.vs.offset),
+                    held: 0,
                 })
             }
-            Expr::Subquery(sq) => self.subquery_windows(sq),
+            Expr::Subquery(sq) => self.subquery_windows(sq, top),
             _ => Err(Error::BadData(format!(
                 "expected type range vector in call to function, got {}",
                 super::type_name(expr)

@@ -4,7 +4,6 @@
 //! pulls more from its [`SampleIterator`] as the reference time moves forward, seeking past
 //! gaps. Staleness markers never enter a range window.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use strata_model::{Labels, is_stale_nan};
@@ -126,6 +125,51 @@ impl Window<'_> {
     }
 }
 
+/// A growable buffer whose front is dropped by moving a start index, so that the live part
+/// is always one contiguous slice.
+#[derive(Debug)]
+struct Fifo<T> {
+    buf: Vec<T>,
+    head: usize,
+}
+
+impl<T> Fifo<T> {
+    fn new() -> Self {
+        Fifo {
+            buf: Vec::new(),
+            head: 0,
+        }
+    }
+
+    fn live(&self) -> &[T] {
+        &self.buf[self.head..]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head == self.buf.len()
+    }
+
+    /// Drops the live elements before index `n` of the live slice.
+    fn drop_front(&mut self, n: usize) {
+        self.head += n;
+        if self.head == self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+        }
+    }
+
+    fn push(&mut self, x: T) {
+        // Reclaim the dropped front once it is at least half the buffer, so the buffer stays
+        // within twice the largest window.
+        if self.head > 0 && self.buf.len() == self.buf.capacity() && self.head * 2 >= self.buf.len()
+        {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.push(x);
+    }
+}
+
 /// A series with its current window.
 #[derive(Debug)]
 pub(crate) struct Buffered {
@@ -133,10 +177,12 @@ pub(crate) struct Buffered {
     pub(crate) drop_name: bool,
     iter: Box<dyn SampleIterator>,
     pending: Option<Point>,
-    floats: VecDeque<(i64, f64)>,
-    hists: VecDeque<(i64, Arc<FloatHistogram>)>,
+    floats: Fifo<(i64, f64)>,
+    hists: Fifo<(i64, Arc<FloatHistogram>)>,
     last_t: i64,
     exhausted: bool,
+    /// Change of the samples held, as Prometheus counts it, by the last [`Buffered::window`].
+    pub(crate) held_delta: i64,
 }
 
 impl Buffered {
@@ -146,21 +192,37 @@ impl Buffered {
             drop_name,
             iter,
             pending: None,
-            floats: VecDeque::new(),
-            hists: VecDeque::new(),
+            floats: Fifo::new(),
+            hists: Fifo::new(),
             last_t: i64::MIN,
             exhausted: false,
+            held_delta: 0,
         }
     }
 
     /// Moves the window to `(mint, maxt]` and returns its points, staleness markers excluded.
     /// Windows must move forward (both ends non-decreasing).
+    ///
+    /// Also sets [`Buffered::held_delta`] to the change in samples held as Prometheus'
+    /// `matrixIterSlice` counts it: floats dropped and added one each; for histograms, the
+    /// retained ones are subtracted when the windows overlap (all when they do not), and the
+    /// added ones are added, by size.
     pub(crate) fn window(&mut self, mint: i64, maxt: i64) -> Window<'_> {
-        while self.floats.front().is_some_and(|p| p.0 <= mint) {
-            self.floats.pop_front();
-        }
-        while self.hists.front().is_some_and(|p| p.0 <= mint) {
-            self.hists.pop_front();
+        let f = self.floats.live();
+        let drop_f = f.partition_point(|p| p.0 <= mint);
+        self.floats.drop_front(drop_f);
+        let mut delta = -(drop_f as i64);
+        if !self.hists.is_empty() {
+            let h = self.hists.live();
+            let overlap = h.last().is_some_and(|p| p.0 > mint);
+            let drop_h = h.partition_point(|p| p.0 <= mint);
+            let sub = if overlap {
+                super::stats::hists_size(&h[drop_h..])
+            } else {
+                super::stats::hists_size(h)
+            };
+            delta -= sub;
+            self.hists.drop_front(drop_h);
         }
         loop {
             let p = match self.pending.take() {
@@ -190,13 +252,28 @@ impl Buffered {
             }
             self.last_t = p.t;
             match p.v {
-                PointValue::Float(f) => self.floats.push_back((p.t, f)),
-                PointValue::Histogram(h) => self.hists.push_back((p.t, h)),
+                PointValue::Float(f) => {
+                    delta += 1;
+                    self.floats.push((p.t, f));
+                }
+                PointValue::Histogram(h) => {
+                    delta += super::stats::hpoint_size(&h);
+                    self.hists.push((p.t, h));
+                }
             }
         }
+        self.held_delta = delta;
         Window {
-            floats: self.floats.make_contiguous(),
-            hists: self.hists.make_contiguous(),
+            floats: self.floats.live(),
+            hists: self.hists.live(),
+        }
+    }
+
+    /// Returns the current window without moving it.
+    pub(crate) fn current(&self) -> Window<'_> {
+        Window {
+            floats: self.floats.live(),
+            hists: self.hists.live(),
         }
     }
 }
@@ -211,6 +288,8 @@ pub(crate) struct RangeWindows {
     pub(crate) at: Option<i64>,
     /// Offset in milliseconds.
     pub(crate) offset: i64,
+    /// Samples held by the expression's own result (a subquery's), released with the windows.
+    pub(crate) held: i64,
 }
 
 impl RangeWindows {

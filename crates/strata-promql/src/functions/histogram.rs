@@ -421,11 +421,20 @@ fn quantile_step(ev: &mut Evaluator<'_>, mode: Mode, s: Vec<Elem>) -> Vec<Elem> 
         Mode::Fraction(..) => (0.5, "histogram_fraction"),
     };
     if !(0.0..=1.0).contains(&q) {
-        ev.annos.warn(format!(
-            "quantile value should be between 0 and 1, got {}",
-            crate::functions::fmt_g(q)
-        ));
+        ev.annos.warn_opt(
+            ev.annos.arg(0),
+            format!(
+                "quantile value should be between 0 and 1, got {}",
+                crate::functions::fmt_g(q)
+            ),
+        );
     }
+    // The histogram argument: `histogram_quantile(q, h)`, `histogram_fraction(lo, hi, h)`.
+    let input_arg = if matches!(mode, Mode::Fraction(..)) {
+        2
+    } else {
+        1
+    };
     struct G {
         labels: Labels,
         name: String,
@@ -440,7 +449,7 @@ fn quantile_step(ev: &mut Evaluator<'_>, mode: Mode, s: Vec<Elem>) -> Vec<Elem> 
             V::F(f) => {
                 let le = e.labels.get("le").and_then(parse_le);
                 let Some(le) = le else {
-                    ev.annos.warn(format!(
+                    ev.annos.warn_opt(ev.annos.arg(input_arg), format!(
                         "bucket label \"le\" is missing or has a malformed value of \"{}\" for metric name \"{}\"",
                         e.labels.get("le").unwrap_or(""),
                         visible_name(&e)
@@ -477,16 +486,19 @@ fn quantile_step(ev: &mut Evaluator<'_>, mode: Mode, s: Vec<Elem>) -> Vec<Elem> 
     }
     for g in groups {
         if g.native.is_some() && !g.buckets.is_empty() {
-            ev.annos.warn(format!(
-                "vector contains a mix of classic and native histograms for metric name \"{}\"",
-                g.name
-            ));
+            ev.annos.warn_opt(
+                ev.annos.arg(input_arg),
+                format!(
+                    "vector contains a mix of classic and native histograms for metric name \"{}\"",
+                    g.name
+                ),
+            );
             continue;
         }
         let v = if let (Some(h), Mode::Fraction(lo, hi)) = (&g.native, mode) {
             let (v, nan_excluded) = native_fraction(lo, hi, h);
             if nan_excluded {
-                ev.annos.info(format!(
+                ev.annos.info_opt(ev.annos.arg(0), format!(
                     "input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name \"{}\"",
                     g.name
                 ));
@@ -497,11 +509,11 @@ fn quantile_step(ev: &mut Evaluator<'_>, mode: Mode, s: Vec<Elem>) -> Vec<Elem> 
         } else if let Some(h) = g.native {
             let (v, nan) = native_quantile(q, &h);
             match nan {
-                Some(true) => ev.annos.info(format!(
+                Some(true) => ev.annos.info_opt(ev.annos.arg(0), format!(
                     "input to histogram_quantile has NaN observations, result is NaN for metric name \"{}\"",
                     g.name
                 )),
-                Some(false) => ev.annos.info(format!(
+                Some(false) => ev.annos.info_opt(ev.annos.arg(0), format!(
                     "input to histogram_quantile has NaN observations, result is skewed higher for metric name \"{}\"",
                     g.name
                 )),
@@ -511,7 +523,7 @@ fn quantile_step(ev: &mut Evaluator<'_>, mode: Mode, s: Vec<Elem>) -> Vec<Elem> 
         } else {
             let (v, forced) = bucket_quantile(q, g.buckets);
             if forced {
-                ev.annos.info(format!(
+                ev.annos.info_opt(ev.annos.arg(1), format!(
                     "input to {fname} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"{}\"",
                     g.name
                 ));
@@ -538,10 +550,10 @@ pub(crate) fn warn_incompatible(
     name: &str,
 ) {
     match e {
-        crate::histogram::HistogramError::IncompatibleSchema => ev.annos.warn(format!(
+        crate::histogram::HistogramError::IncompatibleSchema => ev.annos.warn_opt(ev.annos.operand(), format!(
             "vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
         )),
-        crate::histogram::HistogramError::IncompatibleBounds => ev.annos.warn(format!(
+        crate::histogram::HistogramError::IncompatibleBounds => ev.annos.warn_opt(ev.annos.operand(), format!(
             "vector contains histograms with incompatible custom buckets for metric name \"{name}\""
         )),
     }
@@ -566,9 +578,10 @@ pub(crate) fn hist_rate(
     let last = &hs[hs.len() - 1].1;
     let mut prev: FloatHistogram = (*hs[0].1).clone();
     if counter && (prev.counter_reset_hint == Gauge || last.counter_reset_hint == Gauge) {
-        ev.annos.warn(format!(
-            "this native histogram metric is not a counter: \"{metric}\""
-        ));
+        ev.annos.warn_opt(
+            ev.annos.operand(),
+            format!("this native histogram metric is not a counter: \"{metric}\""),
+        );
     }
     let mut custom = prev.uses_custom_buckets();
     if counter && hs[1].1.detect_reset(&prev) {
@@ -593,9 +606,10 @@ pub(crate) fn hist_rate(
             continue;
         }
         if h.counter_reset_hint == Gauge {
-            ev.annos.warn(format!(
-                "this native histogram metric is not a counter: \"{metric}\""
-            ));
+            ev.annos.warn_opt(
+                ev.annos.operand(),
+                format!("this native histogram metric is not a counter: \"{metric}\""),
+            );
         }
         if h.uses_custom_buckets() != custom {
             warn_incompatible(
@@ -628,9 +642,10 @@ pub(crate) fn hist_rate(
             p = h;
         }
     } else if hs[0].1.counter_reset_hint != Gauge || last.counter_reset_hint != Gauge {
-        ev.annos.warn(format!(
-            "this native histogram metric is not a gauge: \"{metric}\""
-        ));
+        ev.annos.warn_opt(
+            ev.annos.operand(),
+            format!("this native histogram metric is not a gauge: \"{metric}\""),
+        );
     }
     let factor = super::range::extrapolation_factor(
         hs[0].0,

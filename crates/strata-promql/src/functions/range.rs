@@ -98,75 +98,151 @@ struct Win {
 }
 
 /// Evaluates a range-vector function at every step.
+///
+/// Series-major, as Prometheus evaluates a function of a matrix selector: for each series the
+/// window slides over all steps while its samples are read once, then the series' iterator is
+/// dropped. Only one window is alive at a time, and it stays in the CPU caches; each step's
+/// output vector still lists the series in selection order.
 pub(crate) fn eval(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Result<Val> {
     let (marg, params): (&Expr, Vec<&Expr>) = match name {
         "quantile_over_time" => (args[1], vec![args[0]]),
         _ => (args[0], args[1..].to_vec()),
     };
-    let mut pvals = Vec::new();
-    for p in &params {
-        pvals.push(ev.eval_scalar(p)?);
-    }
     let Some(f) = F::of(name) else {
         return Err(Error::BadData(format!(
             "function {name:?} is not supported"
         )));
     };
-    if matches!(super::unwrap_parens(marg), Expr::MatrixSelector(_)) {
-        ev.select_func = Some(name.to_string());
+    // As Prometheus: a subquery argument is evaluated before the scalar arguments, a matrix
+    // selector after them (which matters for the samples held at each moment).
+    let selector = matches!(super::unwrap_parens(marg), Expr::MatrixSelector(_));
+    let mut early = None;
+    if !selector {
+        early = Some(ev.range_windows(marg, false)?);
     }
-    let w = ev.range_windows(marg);
-    ev.select_func = None;
-    let mut w = w?;
+    let mut pvals = Vec::new();
+    for p in &params {
+        pvals.push(ev.eval_scalar(p)?);
+    }
+    let mut w = match early {
+        Some(w) => w,
+        None => {
+            ev.select_func = Some(name.to_string());
+            let w = ev.range_windows(marg, false);
+            ev.select_func = None;
+            w?
+        }
+    };
     let n = ev.steps();
     let keep = function_keeps_name(name);
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
+    let range_s = w.range as f64 / 1000.0;
+    // The scalar arguments per step (at most two), read without allocating per window.
+    let step_params: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let mut p = [0.0; 2];
+            for (k, v) in pvals.iter().take(2).enumerate() {
+                p[k] = v.get(i).copied().unwrap_or(f64::NAN);
+            }
+            p
+        })
+        .collect();
+    let nparams = pvals.len().min(2);
+    let mut out: Vec<Vec<Elem>> = (0..n).map(|_| Vec::new()).collect();
+    let mut present = if f == F::AbsentOverTime {
+        vec![false; n]
+    } else {
+        Vec::new()
+    };
+    let series = std::mem::take(&mut w.series);
+    // The samples of the previous series' last window, which Prometheus still holds until it
+    // starts the next series.
+    let mut prev_window = 0i64;
+    for b in series {
+        let mut b = b;
         ev.check("query execution")?;
-        let ts = ev.ts(i);
-        let r = w.ref_time(ts);
-        let win = Win {
-            start: r - w.range,
-            end: r,
-            step_t: ts,
-            range_s: w.range as f64 / 1000.0,
+        ev.counter.cur -= prev_window;
+        let labels = b.labels.clone();
+        let drop_name = !keep || b.drop_name;
+        let mut sc = SeriesCtx {
+            labels: &labels,
+            counter_info_done: false,
         };
-        let p: Vec<f64> = pvals.iter().map(|v| v[i]).collect();
-        let mut step = Vec::new();
-        let mut any = false;
-        let mut held = 0usize;
-        for j in 0..w.len() {
-            let pts = w.window_at(j, ts);
-            held += pts.len();
+        let mut produced = 0i64;
+        for (i, step) in out.iter_mut().enumerate() {
+            if i % 16 == 15 {
+                ev.check("query execution")?;
+            }
+            let ts = ev.ts(i);
+            let r = w.ref_time(ts);
+            b.window(r - w.range, r);
+            ev.counter.cur += b.held_delta;
+            ev.check_held()?;
+            ev.update_peak();
+            let pts = b.current();
             if pts.is_empty() {
                 continue;
             }
-            any = true;
+            let win = Win {
+                start: r - w.range,
+                end: r,
+                step_t: ts,
+                range_s,
+            };
+            let read = pts.floats.len() as i64 + crate::eval::stats::hists_size(pts.hists);
             if f == F::AbsentOverTime {
+                present[i] = true;
+                produced += 1;
+                ev.count_read(i, read);
                 continue;
             }
-            let labels = w.labels(j).clone();
-            let drop_name = !keep || w.drop_name(j);
-            let pts = w.window_at(j, ts);
-            if let Some(v) = apply(ev, f, name, pts, &win, &p, &labels)? {
+            let p = &step_params[i][..nparams];
+            let v = apply(ev, f, name, pts, &win, p, &mut sc)?;
+            ev.count_read(i, read);
+            if let Some(v) = v {
+                produced += match &v {
+                    V::F(_) => 1,
+                    V::H(h) => crate::eval::stats::hpoint_size(h),
+                };
                 step.push(Elem {
-                    labels,
+                    labels: labels.clone(),
                     v,
                     drop_name,
                 });
             }
         }
-        ev.check_samples(held)?;
-        if f == F::AbsentOverTime && !any {
-            step.push(Elem {
-                labels: Arc::new(labels::absent_labels(marg)),
-                v: V::F(1.0),
-                drop_name: false,
-            });
+        if produced > 0 {
+            ev.hold(produced)?;
         }
-        out.push(step);
+        ev.update_peak();
+        let last = b.current();
+        prev_window = last.floats.len() as i64 + crate::eval::stats::hists_size(last.hists);
+    }
+    ev.update_peak();
+    ev.counter.cur -= prev_window;
+    // A subquery's result is released with the windows.
+    ev.counter.cur -= w.held;
+    if f == F::AbsentOverTime {
+        // Prometheus accounts for one point per non-empty window, then answers with the steps
+        // where no series had one.
+        let labels = Arc::new(labels::absent_labels(marg));
+        for (i, step) in out.iter_mut().enumerate() {
+            if !present[i] {
+                step.push(Elem {
+                    labels: labels.clone(),
+                    v: V::F(1.0),
+                    drop_name: false,
+                });
+            }
+        }
     }
     Ok(Val::Vector(out))
+}
+
+/// Per-series state of a range function.
+struct SeriesCtx<'a> {
+    labels: &'a strata_model::Labels,
+    /// Whether the "might not be a counter" info was already considered for this series.
+    counter_info_done: bool,
 }
 
 fn metric_name(l: &strata_model::Labels) -> String {
@@ -181,8 +257,9 @@ fn apply(
     win_pts: Window<'_>,
     w: &Win,
     p: &[f64],
-    labels: &strata_model::Labels,
+    sc: &mut SeriesCtx<'_>,
 ) -> Result<Option<V>> {
+    let labels = sc.labels;
     let fl = win_pts.floats;
     let hs = win_pts.hists;
     let mixed = !fl.is_empty() && !hs.is_empty();
@@ -219,8 +296,10 @@ fn apply(
                 return Ok(None);
             }
             // As Prometheus: the hint is given for float results of rate/increase only.
-            if counter && fl.len() > 1 {
-                let mn = metric_name(labels);
+            if counter && fl.len() > 1 && !sc.counter_info_done {
+                // The same text for every window of the series: decided once per series.
+                sc.counter_info_done = true;
+                let mn = labels.metric_name().unwrap_or("");
                 if !mn.is_empty()
                     && !["_total", "_sum", "_count", "_bucket"]
                         .iter()

@@ -7,6 +7,7 @@ use strata_model::{Labels, METRIC_NAME};
 
 use super::script::{EvalCmd, Expect};
 use super::values::SeqValue;
+use crate::annotations::Level;
 use crate::engine::{Engine, QueryOpts};
 use crate::functions::math::almost_equal;
 use crate::histogram::{CUSTOM_BUCKETS_SCHEMA, FloatHistogram, Span};
@@ -96,8 +97,19 @@ fn check_annotations(ev: &EvalCmd, res: &QueryResult) -> Result<(), String> {
         }
     }
     for (kind, exp, actual, none) in [
-        ("warn", &ev.warn, res.warnings(), ev.no_warn),
-        ("info", &ev.info, res.infos(), ev.no_info),
+        // Prometheus' runner compares the texts without the position suffix.
+        (
+            "warn",
+            &ev.warn,
+            res.annotations.texts(Level::Warning),
+            ev.no_warn,
+        ),
+        (
+            "info",
+            &ev.info,
+            res.annotations.texts(Level::Info),
+            ev.no_info,
+        ),
     ] {
         if none && !actual.is_empty() {
             return Err(format!("unexpected {kind} annotations: {actual:?}"));

@@ -8,7 +8,7 @@ use strata_codec::Chunk;
 use strata_model::{Labels, Matcher};
 
 use super::Shard;
-use super::disk::{PartitionPostings, Snapshot, scan_distinct, scan_prefix};
+use super::disk::{PartitionPostings, Snapshot, scan_distinct};
 use crate::db::{CF_CHUNKS, CF_POSTINGS, CF_SERIES};
 use crate::error::{Error, Result};
 use crate::head::HeadSelected;
@@ -60,20 +60,29 @@ impl Shard {
         }
         let disk_refs = self.disk_refs(&snap, &parts, matchers)?;
         let labels_of = self.resolve_labels(&snap, disk_refs.keys().copied(), &known)?;
+        // One RocksDB iterator per partition, reused for every series (creating one per series
+        // costs more than the seeks).
+        let mut by_part: BTreeMap<i64, Vec<SeriesRef>> = BTreeMap::new();
         for (r, rparts) in &disk_refs {
-            let Some(labels) = labels_of.get(r) else {
-                continue;
-            };
-            let mut found = Vec::new();
-            for &part in rparts {
-                self.read_chunks(&snap, part, *r, mint, maxt, &mut found)?;
+            if labels_of.contains_key(r) {
+                for &part in rparts {
+                    by_part.entry(part).or_default().push(*r);
+                }
             }
-            if !found.is_empty() {
+        }
+        let mut found: HashMap<SeriesRef, Vec<(ChunkIdentity, Chunk)>> = HashMap::new();
+        for (part, refs) in &by_part {
+            self.read_partition_chunks(&snap, *part, refs, mint, maxt, &mut found)?;
+        }
+        for (r, chunks) in found {
+            if let Some(labels) = labels_of.get(&r)
+                && !chunks.is_empty()
+            {
                 by_labels
                     .entry(labels.to_vec())
                     .or_default()
                     .0
-                    .extend(found);
+                    .extend(chunks);
             }
         }
         let mut out = Vec::with_capacity(by_labels.len());
@@ -289,32 +298,80 @@ impl Shard {
         Ok(())
     }
 
-    /// Appends the chunks of `r` in `partition` that overlap `[mint, maxt]`.
-    fn read_chunks(
+    /// Appends to `out` the chunks of each of `refs` in `partition` that overlap
+    /// `[mint, maxt]`, with one iterator for the partition; chunks ending before `mint` are
+    /// skipped from their header, without copying them.
+    fn read_partition_chunks(
         &self,
         snap: &Snapshot<'_>,
         partition: i64,
-        r: SeriesRef,
+        refs: &[SeriesRef],
         mint: i64,
         maxt: i64,
-        out: &mut Vec<(ChunkIdentity, Chunk)>,
+        out: &mut HashMap<SeriesRef, Vec<(ChunkIdentity, Chunk)>>,
     ) -> Result<()> {
-        let prefix = keys::chunk_series_prefix(self.id, partition, r);
-        scan_prefix(&self.db, CF_CHUNKS, Some(snap), &prefix, true, |k, v| {
-            let cmint =
-                keys::chunk_key_mint(k).ok_or_else(|| self.corrupt("chunk key", "short"))?;
-            if cmint > maxt {
-                // Out-of-order chunks sort by their start time too, so nothing later overlaps.
-                return Ok(false);
+        let cf = self.db.cf(CF_CHUNKS)?;
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.set_snapshot(snap);
+        ro.set_total_order_seek(true);
+        if let Some(upper) = keys::prefix_successor(&keys::partition_prefix(self.id, partition)) {
+            ro.set_iterate_upper_bound(upper);
+        }
+        let mut it = self.db.raw().raw_iterator_cf_opt(cf, ro);
+        for &r in refs {
+            let prefix = keys::chunk_series_prefix(self.id, partition, r);
+            it.seek(&prefix);
+            while it.valid() {
+                let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                    break;
+                };
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                let cmint =
+                    keys::chunk_key_mint(k).ok_or_else(|| self.corrupt("chunk key", "short"))?;
+                if cmint > maxt {
+                    // Out-of-order chunks sort by their start time too, so nothing later overlaps.
+                    break;
+                }
+                if chunk_max_time(v).is_none_or(|t| t >= mint) {
+                    let chunk =
+                        Chunk::from_bytes(v).map_err(|e| self.corrupt("chunk", e.to_string()))?;
+                    if chunk.max_time() >= mint && chunk.num_samples() > 0 {
+                        let seq = keys::chunk_key_ooo_seq(k);
+                        out.entry(r).or_default().push(((cmint, seq), chunk));
+                    }
+                }
+                it.next();
             }
-            let chunk = Chunk::from_bytes(v).map_err(|e| self.corrupt("chunk", e.to_string()))?;
-            if chunk.max_time() >= mint && chunk.num_samples() > 0 {
-                let seq = keys::chunk_key_ooo_seq(k);
-                out.push(((cmint, seq), chunk));
-            }
-            Ok(true)
-        })
+            it.status().map_err(Error::rocks("read"))?;
+        }
+        Ok(())
     }
+}
+
+/// Returns a stored chunk's last timestamp from its envelope (`docs/format/chunks.md`: encoding
+/// byte, uvarint sample count, zig-zag varint min time, uvarint span), or `None` if the header
+/// does not parse (the caller then parses the chunk and reports the damage).
+fn chunk_max_time(v: &[u8]) -> Option<i64> {
+    fn uvarint(b: &[u8], pos: &mut usize) -> Option<u64> {
+        let mut x = 0u64;
+        for i in 0..10 {
+            let byte = *b.get(*pos + i)?;
+            x |= u64::from(byte & 0x7f) << (7 * i);
+            if byte < 0x80 {
+                *pos += i + 1;
+                return Some(x);
+            }
+        }
+        None
+    }
+    let mut pos = 1;
+    uvarint(v, &mut pos)?;
+    let z = uvarint(v, &mut pos)?;
+    let min = ((z >> 1) as i64) ^ -((z & 1) as i64);
+    let span = uvarint(v, &mut pos)?;
+    Some(min.wrapping_add(span as i64))
 }
 
 /// Sorts chunks by start time and merges the ones that overlap (out-of-order data) into new
@@ -363,4 +420,24 @@ fn merge_group(group: Vec<Chunk>) -> Result<Vec<Chunk>, String> {
         .chunks(strata_codec::MAX_SAMPLES)
         .map(|part| Chunk::try_encode(part).map_err(|e| e.to_string()))
         .collect()
+}
+
+#[cfg(test)]
+mod chunk_header_tests {
+    use super::*;
+
+    #[test]
+    fn max_time_comes_from_the_envelope() {
+        for samples in [
+            vec![(-5_000i64, 1.0f64), (-1_000, 2.0)],
+            (0..700)
+                .map(|i| (1_700_000_000_000 + i * 1000, i as f64))
+                .collect(),
+            vec![(42, 0.5)],
+        ] {
+            let c = Chunk::encode(&samples);
+            assert_eq!(chunk_max_time(&c.to_bytes()), Some(c.max_time()));
+        }
+        assert_eq!(chunk_max_time(&[2, 0x80]), None);
+    }
 }
