@@ -1,9 +1,12 @@
-//! Background tasks of a node: per-shard flush (which also lets the Raft log be purged) and
-//! retention. Each has a name, a span, and stops when the node's shutdown signal fires.
+//! Background tasks of a node: per-shard flush (which also lets the Raft log be purged),
+//! compaction of the purged Raft log, and retention. Each has a name, a span, and stops when the
+//! node's shutdown signal fires.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use strata_raft::ShardGroup;
+use strata_storage::raftlog::RaftLog;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -24,6 +27,14 @@ pub(crate) fn spawn_all(node: &Node) -> Vec<JoinHandle<()>> {
                 .instrument(tracing::info_span!("flush", shard = g.id().0)),
         ));
     }
+    handles.push(tokio::spawn(
+        log_compaction_loop(
+            Arc::clone(&node.inner.log),
+            flush_every,
+            node.shutdown_signal(),
+        )
+        .instrument(tracing::info_span!("raft_log_compaction")),
+    ));
     let every = Duration::from_millis(node.inner.config.retention_interval_ms);
     handles.push(tokio::spawn(
         retention_loop(node.inner.groups.clone(), every, node.shutdown_signal())
@@ -32,19 +43,37 @@ pub(crate) fn spawn_all(node: &Node) -> Vec<JoinHandle<()>> {
     handles
 }
 
+/// A periodic tick that ends when the node shuts down; late ticks are delayed, not bunched.
+struct Ticks {
+    ticker: tokio::time::Interval,
+    stop: watch::Receiver<bool>,
+}
+
+impl Ticks {
+    /// Ticks every `every`, the first time after `first`.
+    fn new(first: Duration, every: Duration, stop: watch::Receiver<bool>) -> Ticks {
+        let mut ticker = tokio::time::interval_at(Instant::now() + first, every);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Ticks { ticker, stop }
+    }
+
+    /// Waits for the next tick; returns false once the node shuts down.
+    async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.ticker.tick() => true,
+            _ = self.stop.changed() => false,
+        }
+    }
+}
+
 async fn flush_loop(
     group: ShardGroup,
     every: Duration,
     offset: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval_at(Instant::now() + every + offset, every);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => return,
-        }
+    let mut ticks = Ticks::new(every + offset, every, stop);
+    while ticks.next().await {
         // Building a snapshot flushes the shard; openraft then purges the log up to it.
         if let Err(e) = group.trigger_flush().await {
             tracing::warn!(error = %e, "flush trigger failed; stopping the flush task");
@@ -53,16 +82,31 @@ async fn flush_loop(
     }
 }
 
+/// Compacts the Raft log's column family when purged entries pile up in its SST files (see
+/// `RaftLog::maybe_compact`), checked once per flush interval, after the shards' staggered
+/// flushes have let openraft purge.
+async fn log_compaction_loop(log: Arc<RaftLog>, every: Duration, stop: watch::Receiver<bool>) {
+    let mut ticks = Ticks::new(every, every, stop);
+    while ticks.next().await {
+        let log = Arc::clone(&log);
+        match tokio::task::spawn_blocking(move || log.maybe_compact()).await {
+            Ok(Ok(Some(c))) => tracing::info!(
+                before = c.sst_bytes_before,
+                after = c.sst_bytes_after,
+                "raft log compacted"
+            ),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "raft log compaction failed"),
+            Err(e) => tracing::warn!(error = %e, "raft log compaction task failed"),
+        }
+    }
+}
+
 /// Tasks hold group handles, not the node, so that dropping the node (which drops the shutdown
 /// sender) ends them.
-async fn retention_loop(groups: Vec<ShardGroup>, every: Duration, mut stop: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => return,
-        }
+async fn retention_loop(groups: Vec<ShardGroup>, every: Duration, stop: watch::Receiver<bool>) {
+    let mut ticks = Ticks::new(every, every, stop);
+    while ticks.next().await {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)

@@ -1,5 +1,7 @@
 //! The write path: [`WriteSink`] over the shard groups.
 
+use std::task::Poll;
+
 use strata_model::{
     ErrorKind, ShardBatch, ShardId, WriteFuture, WriteOutcome, WriteSink, WriteSinkError,
 };
@@ -30,37 +32,51 @@ impl WriteSink for Node {
         self.inner.shard_count
     }
 
-    /// Proposes every batch to its shard's group in parallel and resolves once all are
+    /// Proposes every batch to its shard's group concurrently and resolves once all are
     /// committed and applied, with their outcomes merged; or with the first failure.
+    ///
+    /// The proposals are polled together in the caller's task (no task per shard: spawning
+    /// wakes idle runtime workers, which costs more CPU than the proposals themselves).
     fn write(&self, batches: Vec<(ShardId, ShardBatch)>) -> WriteFuture<'_> {
         Box::pin(
             async move {
-                let mut set = tokio::task::JoinSet::new();
+                let mut pending = Vec::with_capacity(batches.len());
                 for (shard, batch) in batches {
-                    let Some(group) = self.group(shard).cloned() else {
+                    let Some(group) = self.group(shard) else {
                         return Err(WriteSinkError {
                             kind: ErrorKind::BadData,
                             message: format!("shard {shard} does not exist"),
                         });
                     };
-                    set.spawn(async move { group.write(batch).await });
+                    // The compact entry form: series the shard already holds travel as
+                    // references (≈ 19 bytes per sample instead of ≈ 130 with labels).
+                    let batch = group
+                        .shard()
+                        .reference_known_series(&batch)
+                        .unwrap_or(batch);
+                    pending.push(Some(Box::pin(group.write(batch))));
                 }
                 let mut merged = WriteOutcome::default();
                 let mut first_err = None;
-                while let Some(res) = set.join_next().await {
-                    match res {
-                        Ok(Ok(o)) => merged.merge(o, KEEP_REJECTIONS),
-                        Ok(Err(e)) => {
-                            first_err.get_or_insert_with(|| sink_error(e));
+                std::future::poll_fn(|cx| {
+                    let mut busy = false;
+                    for slot in pending.iter_mut() {
+                        let Some(fut) = slot else { continue };
+                        match fut.as_mut().poll(cx) {
+                            Poll::Ready(Ok(o)) => merged.merge(o, KEEP_REJECTIONS),
+                            Poll::Ready(Err(e)) => {
+                                first_err.get_or_insert_with(|| sink_error(e));
+                            }
+                            Poll::Pending => {
+                                busy = true;
+                                continue;
+                            }
                         }
-                        Err(e) => {
-                            first_err.get_or_insert_with(|| WriteSinkError {
-                                kind: ErrorKind::Internal,
-                                message: format!("write task failed: {e}"),
-                            });
-                        }
+                        *slot = None;
                     }
-                }
+                    if busy { Poll::Pending } else { Poll::Ready(()) }
+                })
+                .await;
                 match first_err {
                     Some(e) => Err(e),
                     None => Ok(merged),

@@ -105,6 +105,17 @@ fn parse_series<'a>(mut b: &'a [u8], out: &mut TimeSeriesView<'a>) -> Result<()>
 }
 
 fn parse_label(mut b: &[u8]) -> Result<LabelRef<'_>> {
+    // Fast path: name then value, both shorter than 128 bytes, as every Prometheus sender
+    // encodes a label (`0x0a len name 0x12 len value`).
+    if let [0x0a, n, rest @ ..] = b
+        && *n < 0x80
+        && let Some((name, rest)) = rest.split_at_checked(usize::from(*n))
+        && let [0x12, m, value @ ..] = rest
+        && *m < 0x80
+        && usize::from(*m) == value.len()
+    {
+        return Ok(LabelRef { name, value });
+    }
     let mut label = LabelRef {
         name: &[],
         value: &[],
@@ -127,6 +138,15 @@ fn parse_label(mut b: &[u8]) -> Result<LabelRef<'_>> {
 }
 
 fn parse_sample(mut b: &[u8]) -> Result<Sample> {
+    // Fast path: value then timestamp (`0x09 f64 0x10 varint`), as Prometheus encodes a sample.
+    if let [0x09, v0, v1, v2, v3, v4, v5, v6, v7, 0x10, rest @ ..] = b {
+        let mut t: &[u8] = rest;
+        let ts = read_varint(&mut t)?;
+        if t.is_empty() {
+            let v = u64::from_le_bytes([*v0, *v1, *v2, *v3, *v4, *v5, *v6, *v7]);
+            return Ok(Sample::new(ts as i64, f64::from_bits(v)));
+        }
+    }
     let mut s = Sample::new(0, 0.0);
     while !b.is_empty() {
         let (field, wire) = read_key(&mut b)?;
@@ -167,6 +187,7 @@ fn wire_error(field: &'static str) -> Error {
     Error::Malformed(format!("unexpected wire type for field {field}"))
 }
 
+#[inline]
 fn expect_len(wire: u8, field: &'static str) -> Result<()> {
     if wire == WIRE_LEN {
         Ok(())
@@ -175,6 +196,7 @@ fn expect_len(wire: u8, field: &'static str) -> Result<()> {
     }
 }
 
+#[inline]
 fn read_varint(b: &mut &[u8]) -> Result<u64> {
     // Field keys and label lengths almost always fit in one byte.
     if let Some((&first, rest)) = b.split_first()
@@ -197,6 +219,7 @@ fn read_varint(b: &mut &[u8]) -> Result<u64> {
     Err(corrupt("truncated or overlong varint"))
 }
 
+#[inline]
 fn read_key(b: &mut &[u8]) -> Result<(u64, u8)> {
     let key = read_varint(b)?;
     let field = key >> 3;
@@ -206,6 +229,7 @@ fn read_key(b: &mut &[u8]) -> Result<(u64, u8)> {
     Ok((field, (key & 7) as u8))
 }
 
+#[inline]
 fn read_len_delimited<'a>(b: &mut &'a [u8]) -> Result<&'a [u8]> {
     let len = read_varint(b)?;
     let len = usize::try_from(len).map_err(|_| corrupt("length overflows"))?;
@@ -217,6 +241,7 @@ fn read_len_delimited<'a>(b: &mut &'a [u8]) -> Result<&'a [u8]> {
     Ok(head)
 }
 
+#[inline]
 fn read_fixed<const N: usize>(b: &mut &[u8]) -> Result<[u8; N]> {
     if b.len() < N {
         return Err(corrupt("fixed-size field runs past the end"));

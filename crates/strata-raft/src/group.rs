@@ -11,6 +11,7 @@ use strata_storage::Shard;
 use strata_storage::raftlog::{GroupId, RaftLog};
 use tracing::Instrument;
 
+use crate::entry_cache::EntryCache;
 use crate::error::{Error, Result};
 use crate::log_store::{LogStore, blocking};
 use crate::network::{NetworkFactory, Transport};
@@ -97,9 +98,10 @@ impl ShardGroup {
         config: Arc<openraft::Config>,
         transport: Arc<dyn Transport>,
     ) -> Result<Self> {
+        let cache = Arc::new(EntryCache::default());
         let sm = {
-            let log = Arc::clone(&log);
-            blocking(move || ShardStateMachine::open(group, shard, log)).await?
+            let (log, cache) = (Arc::clone(&log), Arc::clone(&cache));
+            blocking(move || ShardStateMachine::open_with_cache(group, shard, log, cache)).await?
         };
         let mine = sm.detached();
         let liveness = sm.liveness();
@@ -107,7 +109,7 @@ impl ShardGroup {
             node_id,
             config,
             NetworkFactory::new(group, transport),
-            LogStore::new(group, log),
+            LogStore::with_cache(group, log, cache),
             sm,
         )
         .instrument(tracing::info_span!("group", group = %group))

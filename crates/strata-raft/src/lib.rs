@@ -30,6 +30,7 @@
 
 mod codec;
 pub mod config;
+pub mod entry_cache;
 pub mod error;
 pub mod group;
 pub mod log_store;
@@ -39,6 +40,7 @@ pub mod state_machine;
 pub mod types;
 
 pub use config::RaftConfig;
+pub use entry_cache::EntryCache;
 pub use error::{Error, Result};
 pub use group::{GroupStatus, ShardGroup, WriteError};
 pub use log_store::LogStore;

@@ -17,14 +17,17 @@ use openraft::{LogState, OptionalSend, RaftLogReader, StorageIOError, Vote};
 use strata_storage::raftlog::{self, Completion, GroupId, RaftLog, StateKey};
 
 use crate::codec::{decode_entry, decode_json, decode_log_id, encode_entry, encode_json};
+use crate::entry_cache::EntryCache;
 use crate::error::Error;
 use crate::types::{Entry, LogId, StorageError, TypeConfig};
 
-/// The log of one group: a view of the shared [`RaftLog`] restricted to `group`.
+/// The log of one group: a view of the shared [`RaftLog`] restricted to `group`, with the
+/// group's not yet applied entries cached in memory ([`EntryCache`]).
 #[derive(Debug, Clone)]
 pub struct LogStore {
     group: GroupId,
     log: Arc<RaftLog>,
+    cache: Arc<EntryCache>,
 }
 
 /// Submits a log request and awaits its completion without blocking the runtime.
@@ -72,9 +75,17 @@ fn range_to_bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
 }
 
 impl LogStore {
-    /// Returns the log of `group` in `log`.
+    /// Returns the log of `group` in `log`, with a cache of its own (which nothing drops
+    /// entries from but truncates and purges: pass the state machine's with
+    /// [`LogStore::with_cache`] instead).
     pub fn new(group: GroupId, log: Arc<RaftLog>) -> Self {
-        LogStore { group, log }
+        Self::with_cache(group, log, Arc::new(EntryCache::default()))
+    }
+
+    /// Returns the log of `group` in `log` that caches appended entries in `cache`, which the
+    /// group's state machine empties as it applies them.
+    pub fn with_cache(group: GroupId, log: Arc<RaftLog>, cache: Arc<EntryCache>) -> Self {
+        LogStore { group, log, cache }
     }
 
     /// Returns the group this log belongs to.
@@ -112,6 +123,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
         let (start, end) = range_to_bounds(&range);
+        if let Some(entries) = self.cache.range(start, end) {
+            return Ok(entries);
+        }
         let (log, group) = (Arc::clone(&self.log), self.group);
         blocking(move || {
             log.entries(group, start, end)?
@@ -184,11 +198,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<Entry> = entries.into_iter().collect();
         let encoded = entries
-            .into_iter()
-            .map(|e| Ok((e.log_id.index, encode_entry(&e)?)))
+            .iter()
+            .map(|e| Ok((e.log_id.index, encode_entry(e)?)))
             .collect::<Result<Vec<_>, Error>>()
             .map_err(write_err)?;
+        // Cached before the write is submitted: openraft reads an entry back only after this
+        // call returned, and the cache then holds exactly what the log will hold.
+        self.cache.insert(&entries);
         self.log.append(
             self.group,
             encoded,
@@ -200,6 +218,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.cache.remove_from(log_id.index);
         submit(|done| self.log.truncate(self.group, log_id.index, done))
             .await
             .map_err(write_err)
@@ -207,6 +226,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let bytes = encode_json(&log_id).map_err(write_err)?;
+        self.cache.remove_upto(log_id.index);
         submit(|done| self.log.purge(self.group, log_id.index, bytes, done))
             .await
             .map_err(write_err)

@@ -13,6 +13,7 @@ mod index;
 mod read;
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use strata_codec::{Chunk, XorAppender};
 use strata_model::ShardId;
@@ -185,6 +186,70 @@ pub(crate) struct HeadCounters {
     pub(crate) chunks_cut: u64,
 }
 
+/// Hashes series ids for the head's maps: one keyed 64×64→128-bit multiply, folded.
+///
+/// Ids are already xxh3 hashes, so SipHash's strength buys little here while it costs a
+/// noticeable share of every sample's apply (each sample looks its series up by id). The keys
+/// are random per map, so ids crafted to collide in the low bits still spread over buckets.
+#[derive(Debug, Clone)]
+pub(crate) struct IdHashBuilder {
+    k0: u64,
+    k1: u64,
+}
+
+impl IdHashBuilder {
+    pub(crate) fn new() -> Self {
+        let rs = std::hash::RandomState::new();
+        IdHashBuilder {
+            k0: rs.hash_one(0x243F_6A88_85A3_08D3u64),
+            k1: rs.hash_one(0x1319_8A2E_0370_7344u64) | 1,
+        }
+    }
+}
+
+impl BuildHasher for IdHashBuilder {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher {
+            state: self.k0,
+            k1: self.k1,
+        }
+    }
+}
+
+/// The hasher of [`IdHashBuilder`].
+#[derive(Debug, Clone)]
+pub(crate) struct IdHasher {
+    state: u64,
+    k1: u64,
+}
+
+impl IdHasher {
+    fn mix(&mut self, v: u64) {
+        let p = u128::from(self.state ^ v) * u128::from(self.k1);
+        self.state = (p as u64) ^ ((p >> 64) as u64);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.mix(v);
+    }
+
+    fn finish(&self) -> u64 {
+        self.state
+    }
+}
+
 /// The in-memory state of one shard.
 #[derive(Debug)]
 pub(crate) struct Head {
@@ -194,9 +259,9 @@ pub(crate) struct Head {
     free: Vec<u32>,
     live: usize,
     /// First slot of each series id.
-    by_id: HashMap<u64, u32>,
+    by_id: HashMap<u64, u32, IdHashBuilder>,
     /// Further slots of ids shared by several label sets (hash collisions).
-    collided: HashMap<u64, Vec<u32>>,
+    collided: HashMap<u64, Vec<u32>, IdHashBuilder>,
     index: MemIndex,
     /// Evicted series whose chunks are not all flushed yet.
     pub(crate) retired: Vec<HeadSeries>,
@@ -213,8 +278,8 @@ impl Head {
             series: Vec::new(),
             free: Vec::new(),
             live: 0,
-            by_id: HashMap::new(),
-            collided: HashMap::new(),
+            by_id: HashMap::with_hasher(IdHashBuilder::new()),
+            collided: HashMap::with_hasher(IdHashBuilder::new()),
             index: MemIndex::default(),
             retired: Vec::new(),
             scalars,
@@ -386,3 +451,6 @@ mod tests {
         assert_eq!(Scalars::decode(&s.encode()[..40]), None);
     }
 }
+
+#[cfg(test)]
+mod reference_tests;

@@ -138,6 +138,21 @@ pub struct RaftLog {
     tx: Mutex<Option<Sender<Request>>>,
     counters: Arc<Counters>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// SST bytes of the log column family after the last compaction ([`RaftLog::maybe_compact`]).
+    compacted_sst_bytes: Mutex<u64>,
+}
+
+/// The log column family is compacted while the node runs once its SST files exceed this
+/// and twice their size after the previous compaction ([`RaftLog::maybe_compact`]).
+pub const COMPACT_FLOOR_BYTES: u64 = 64 << 20;
+
+/// What [`RaftLog::maybe_compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogCompaction {
+    /// SST bytes of the log column family before.
+    pub sst_bytes_before: u64,
+    /// SST bytes of the log column family after.
+    pub sst_bytes_after: u64,
 }
 
 fn log_key(group: GroupId, index: u64) -> [u8; 12] {
@@ -186,6 +201,7 @@ impl RaftLog {
             tx: Mutex::new(Some(tx)),
             counters,
             thread: Mutex::new(Some(thread)),
+            compacted_sst_bytes: Mutex::new(0),
         }))
     }
 
@@ -327,6 +343,52 @@ impl RaftLog {
                 Ok(index_of(group, &k)?.map(|i| (i, v.into_vec())))
             }
         }
+    }
+
+    /// Returns the bytes of the log column family's SST files (memtables excluded).
+    pub fn sst_bytes(&self) -> Result<u64, Error> {
+        let raw = self.db.raw();
+        raw.property_int_value_cf(cf(raw, StateCf::Log)?, "rocksdb.total-sst-files-size")
+            .map(|v| v.unwrap_or(0))
+            .map_err(|e| Error::Read(e.to_string()))
+    }
+
+    /// Compacts the log column family when its SST files hold at least
+    /// [`COMPACT_FLOOR_BYTES`] and twice what the previous compaction left; blocking.
+    ///
+    /// Purges are range deletions: the entries they cover stay in SST files until a compaction
+    /// merges those files with the tombstone. RocksDB's own compactions get there eventually,
+    /// but at their own pace, so without this the log's footprint would keep whatever purged
+    /// data the last few flushes of the log's memtable wrote. The threshold bounds the footprint
+    /// to about twice the unpurged log (or the floor), and keeps the work per byte appended
+    /// constant: each compaction reads at most twice what the previous one left.
+    pub fn maybe_compact(&self) -> Result<Option<LogCompaction>, Error> {
+        let before = self.sst_bytes()?;
+        let mut last = self
+            .compacted_sst_bytes
+            .lock()
+            .map_err(|_| Error::Write("log compaction state poisoned".into()))?;
+        if before < COMPACT_FLOOR_BYTES.max(last.saturating_mul(2)) {
+            return Ok(None);
+        }
+        self.compact()?;
+        let after = self.sst_bytes()?;
+        *last = after;
+        Ok(Some(LogCompaction {
+            sst_bytes_before: before,
+            sst_bytes_after: after,
+        }))
+    }
+
+    /// Compacts the whole log column family now (blocking), dropping purged entries from disk.
+    /// Other compactions go on meanwhile.
+    pub fn compact(&self) -> Result<(), Error> {
+        let raw = self.db.raw();
+        let mut opts = rocksdb::CompactOptions::default();
+        opts.set_exclusive_manual_compaction(false);
+        opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::ForceOptimized);
+        raw.compact_range_cf_opt(cf(raw, StateCf::Log)?, None::<&[u8]>, None::<&[u8]>, &opts);
+        Ok(())
     }
 
     /// Returns the writer's counters.

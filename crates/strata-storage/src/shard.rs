@@ -4,6 +4,7 @@
 //! queries read); one flush runs at a time; chunk encoding and the RocksDB write of a flush run
 //! without the head lock, so ingestion goes on meanwhile.
 
+mod compact;
 mod disk;
 mod flush;
 mod open;
@@ -88,6 +89,8 @@ pub struct Shard {
     /// Partitions with data on disk; changed only under the head write lock.
     partitions: RwLock<BTreeSet<i64>>,
     flush_lock: Mutex<()>,
+    /// Head series whose records are one compacted record (see `compact`).
+    compacted: Mutex<compact::CompactedHeads>,
     poisoned: AtomicBool,
     durable: AtomicU64,
     applied: AtomicU64,
@@ -133,6 +136,13 @@ impl Shard {
             self.poison();
         }
         result
+    }
+
+    /// Returns `batch` with every series the head holds named by its reference instead of its
+    /// labels (the compact Raft entry form, see `strata_model::batch`), or `None` when the head
+    /// holds none of them (or is poisoned). Read-locks the head.
+    pub fn reference_known_series(&self, batch: &ShardBatch) -> Option<ShardBatch> {
+        self.read_head().ok()?.reference_known_series(batch)
     }
 
     /// Advances the applied index over an entry that carries no samples (a membership change or
@@ -232,6 +242,10 @@ impl Shard {
 
     fn lock_flush(&self) -> Result<MutexGuard<'_, ()>> {
         self.flush_lock.lock().map_err(|_| Error::Poisoned(self.id))
+    }
+
+    fn lock_compacted(&self) -> Result<MutexGuard<'_, compact::CompactedHeads>> {
+        self.compacted.lock().map_err(|_| Error::Poisoned(self.id))
     }
 }
 

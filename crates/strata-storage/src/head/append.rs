@@ -3,7 +3,8 @@
 
 use strata_codec::XorAppender;
 use strata_model::{
-    BatchSeries, Labels, RejectReason, SampleRejection, SeriesId, ShardBatch, WriteOutcome,
+    BatchSeries, Labels, RejectReason, SampleRejection, SeriesId, ShardBatch, ShardBatchBuilder,
+    WriteOutcome,
 };
 
 use super::{ClosedChunk, Head, HeadSeries};
@@ -52,7 +53,34 @@ impl Head {
         registry: &mut RegistryLookup<'_>,
         out: &mut WriteOutcome,
     ) -> Result<()> {
-        let mut slot = self.find(s.id.0, s.labels);
+        // The label set this series names: sent as labels, or a reference the head resolves.
+        let resolved: Vec<u8>;
+        let (mut slot, labels): (Option<u32>, &[u8]) = match s.reference {
+            None => (self.find(s.id.0, s.labels), s.labels),
+            Some(ord) => {
+                let r = SeriesRef { id: s.id, ord };
+                // The hint is trusted only if the series there has this ref: refs are unique
+                // among live series, so hint or lookup find the same one.
+                let hinted = s
+                    .slot_hint
+                    .filter(|&i| self.get(i).is_some_and(|h| h.r == r));
+                match hinted.or_else(|| self.find_ref(r)) {
+                    Some(slot) => (Some(slot), &[]),
+                    None => match self.resolve_ref(r, registry)? {
+                        Some(l) => {
+                            resolved = l;
+                            (None, &resolved)
+                        }
+                        None => {
+                            // The shard no longer knows the label set (retention forgot it):
+                            // its samples are older than retention.
+                            self.reject_all(&s, r, out);
+                            return Ok(());
+                        }
+                    },
+                }
+            }
+        };
         for sample in s.samples() {
             let (t, v) = (sample.t, sample.v);
             let verdict = match slot {
@@ -60,7 +88,7 @@ impl Head {
                 None => match self.check_new_series_sample(t) {
                     Some(reason) => Verdict::Rejected(reason),
                     None => {
-                        if Labels::decode_canonical(s.labels).is_err() {
+                        if Labels::decode_canonical(labels).is_err() {
                             // Ingest validates labels, so this is a foreign or damaged entry.
                             // Skipping is deterministic; failing would stop the shard forever.
                             tracing::warn!(shard = %self.shard, index, "skipping series with malformed labels");
@@ -68,8 +96,8 @@ impl Head {
                             self.counters.samples_rejected += s.sample_count() as u64;
                             return Ok(());
                         }
-                        let r = self.choose_ref(s.id, s.labels, registry)?;
-                        slot = Some(self.insert(HeadSeries::new(s.labels, r, t, v)));
+                        let r = self.choose_ref(s.id, labels, registry)?;
+                        slot = Some(self.insert(HeadSeries::new(labels, r, t, v)));
                         self.counters.series_created += 1;
                         Verdict::Appended
                     }
@@ -89,7 +117,11 @@ impl Head {
                     out.rejected += 1;
                     self.counters.samples_rejected += 1;
                     if out.first_rejections.len() < KEEP_REJECTIONS {
-                        let series = Labels::decode_canonical(s.labels)
+                        let named = match slot.and_then(|i| self.get(i)) {
+                            Some(h) if labels.is_empty() => &h.labels[..],
+                            _ => labels,
+                        };
+                        let series = Labels::decode_canonical(named)
                             .map(|l| l.to_string())
                             .unwrap_or_else(|_| format!("{{series id {}}}", s.id));
                         out.first_rejections.push(SampleRejection {
@@ -102,6 +134,63 @@ impl Head {
             }
         }
         Ok(())
+    }
+
+    /// Returns the labels of the label set that holds ref `r` outside the live head (in the
+    /// retired list or the registry), if the shard still knows it.
+    fn resolve_ref(
+        &self,
+        r: SeriesRef,
+        registry: &mut RegistryLookup<'_>,
+    ) -> Result<Option<Vec<u8>>> {
+        if let Some(h) = self.retired.iter().find(|h| h.r == r) {
+            return Ok(Some(h.labels.to_vec()));
+        }
+        Ok(registry(r.id)?
+            .into_iter()
+            .find(|(ord, _)| *ord == r.ord)
+            .map(|(_, l)| l))
+    }
+
+    /// Refuses every sample of a reference the shard cannot resolve.
+    fn reject_all(&mut self, s: &BatchSeries<'_>, r: SeriesRef, out: &mut WriteOutcome) {
+        let n = s.sample_count() as u64;
+        out.rejected += n;
+        self.counters.samples_rejected += n;
+        for sample in s.samples() {
+            if out.first_rejections.len() >= KEEP_REJECTIONS {
+                break;
+            }
+            out.first_rejections.push(SampleRejection {
+                reason: RejectReason::TooOld,
+                series: format!("{{series id {} ordinal {}}}", r.id, r.ord),
+                timestamp_ms: sample.t,
+            });
+        }
+    }
+
+    /// Returns `batch` with every series whose label set the head holds named by its reference
+    /// `(id, ordinal)` instead of its labels, or `None` when the head holds none of them.
+    ///
+    /// The reference is exact: it is taken from the live series with these very labels, and
+    /// refs are unique per label set while the shard knows it, so [`Head::apply_batch`]
+    /// resolves it to the same label set whether the series is then still in the head, retired
+    /// or only in the registry.
+    pub(crate) fn reference_known_series(&self, batch: &ShardBatch) -> Option<ShardBatch> {
+        let mut refs = 0usize;
+        let mut b = ShardBatchBuilder::with_base(batch.base_time(), batch.as_bytes().len() / 3);
+        batch.for_each_series(|s| {
+            let r = match s.reference {
+                Some(_) => None,
+                None => self.find(s.id.0, s.labels).and_then(|slot| {
+                    let h = self.get(slot)?;
+                    Some((h.r.ord, Some(slot)))
+                }),
+            };
+            refs += usize::from(r.is_some());
+            b.push_copy(&s, r);
+        });
+        (refs > 0).then(|| b.finish())
     }
 
     /// Returns why the first sample of a series not in the head is refused, if it is.

@@ -112,3 +112,44 @@ fn completes_with_error_after_shutdown() {
     let err = wait(|d| log.append(GroupId(1), ents(0..1), d)).unwrap_err();
     assert!(matches!(err, Error::WriterStopped));
 }
+
+#[test]
+fn compaction_drops_purged_entries_from_disk_once_past_the_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, log) = open(dir.path());
+    let (a, b) = (GroupId(1), GroupId(2));
+    // Incompressible 64 KiB entries, so that the SST size follows the bytes written.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut entry = || {
+        (0..8192)
+            .flat_map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()
+            })
+            .collect::<Vec<u8>>()
+    };
+    let per_group = (COMPACT_FLOOR_BYTES / 2 / 65536) + 64;
+    for g in [a, b] {
+        let es: Vec<_> = (0..per_group).map(|i| (i, entry())).collect();
+        wait(|d| log.append(g, es, d)).unwrap();
+    }
+    db.flush_memtables().unwrap();
+    let before = log.sst_bytes().unwrap();
+    assert!(before >= COMPACT_FLOOR_BYTES, "{before}");
+    // Nothing purged yet: a compaction keeps everything, and the next one waits for growth.
+    let first = log.maybe_compact().unwrap().unwrap();
+    assert!(first.sst_bytes_after >= COMPACT_FLOOR_BYTES, "{first:?}");
+    assert_eq!(log.maybe_compact().unwrap(), None);
+    // Purge all but the last 4 entries of each group: the next compaction (forced, since the
+    // files did not grow) leaves only those on disk.
+    for g in [a, b] {
+        wait(|d| log.purge(g, per_group - 5, b"p".to_vec(), d)).unwrap();
+    }
+    log.compact().unwrap();
+    let after = log.sst_bytes().unwrap();
+    assert!(after < 16 * 65536, "{after}");
+    assert_eq!(log.entries(a, 0, u64::MAX).unwrap().len(), 4);
+    assert_eq!(log.entries(b, 0, u64::MAX).unwrap().len(), 4);
+}

@@ -1,7 +1,7 @@
 //! Flushing: closed chunks (re-encoded), postings, registry entries, head label records and
 //! segments, and the durable index, all in one synced `WriteBatch`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
 
 use rocksdb::WriteBatch;
@@ -44,6 +44,7 @@ impl Shard {
             }
         };
         if plan.series.is_empty() && plan.scalars.applied == self.durable_index() {
+            self.compact_idle_heads(&HashSet::new())?;
             return Ok(());
         }
         let written = match self.write_plan(&plan) {
@@ -74,6 +75,13 @@ impl Shard {
             segments = written.segments,
             "flushed"
         );
+        let fresh: HashSet<_> = plan
+            .series
+            .iter()
+            .filter(|p| p.segment.is_some())
+            .map(|p| p.r)
+            .collect();
+        self.compact_idle_heads(&fresh)?;
         Ok(())
     }
 

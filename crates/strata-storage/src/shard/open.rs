@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use strata_codec::{Chunk, XorAppender};
 use strata_model::{Labels, ShardId};
 
+use super::compact::{self, CompactedHeads};
 use super::{FlushCounters, Shard, disk};
 use crate::config::StorageConfig;
 use crate::db::{CF_CHUNKS, CF_HEAD, CF_META, CF_POSTINGS, Db};
@@ -37,7 +38,7 @@ impl Shard {
             None => Scalars::default(),
         };
         let mut head = Head::new(shard, HeadConfig::new(&config), scalars);
-        recover_head(&db, shard, &mut head)?;
+        let compacted = recover_head(&db, shard, &mut head)?;
         if config.ooo_window_ms() > 0 {
             reload_ooo_window(&db, shard, &mut head)?;
         }
@@ -56,6 +57,7 @@ impl Shard {
             head: RwLock::new(head),
             partitions: RwLock::new(partitions),
             flush_lock: Mutex::new(()),
+            compacted: Mutex::new(compacted),
             poisoned: AtomicBool::new(false),
             durable: AtomicU64::new(scalars.applied),
             applied: AtomicU64::new(scalars.applied),
@@ -118,10 +120,16 @@ struct Pending {
     labels: Option<Vec<u8>>,
     open: XorAppender,
     last_seq: u32,
+    /// Segment records read, and whether the last one was a compacted record.
+    records: u32,
+    compacted: bool,
 }
 
-fn recover_head(db: &Db, shard: ShardId, head: &mut Head) -> Result<()> {
+/// Rebuilds every head series from its records; returns the series whose only segment record
+/// is a compacted one (so that flushes do not compact them again).
+fn recover_head(db: &Db, shard: ShardId, head: &mut Head) -> Result<CompactedHeads> {
     let prefix = keys::shard_prefix(shard);
+    let mut compacted = CompactedHeads::new();
     let mut cur: Option<Pending> = None;
     let mut dropped = 0u64;
     let corrupt = |detail: String| Error::Corrupt {
@@ -134,19 +142,21 @@ fn recover_head(db: &Db, shard: ShardId, head: &mut Head) -> Result<()> {
         if cur.as_ref().is_some_and(|p| p.r != r)
             && let Some(p) = cur.take()
         {
-            dropped += u64::from(!finish(head, p));
+            dropped += u64::from(!finish(head, p, &mut compacted));
         }
         let p = cur.get_or_insert_with(|| Pending {
             r,
             labels: None,
             open: XorAppender::new(),
             last_seq: 0,
+            records: 0,
+            compacted: false,
         });
         if seq == keys::HEAD_LABELS_SEQ {
             Labels::decode_canonical(v).map_err(|e| corrupt(format!("labels of {}: {e}", r.id)))?;
             p.labels = Some(v.to_vec());
         } else {
-            let seg = Chunk::from_xor(v.to_vec())
+            let seg = compact::decode_segment(v)
                 .map_err(|e| corrupt(format!("segment {seq} of {}: {e}", r.id)))?;
             let mut it = seg.iter();
             for (t, val) in it.by_ref() {
@@ -158,25 +168,30 @@ fn recover_head(db: &Db, shard: ShardId, head: &mut Head) -> Result<()> {
                 return Err(corrupt(format!("segment {seq} of {}: {e}", r.id)));
             }
             p.last_seq = seq;
+            p.records += 1;
+            p.compacted = compact::is_compacted_segment(v);
         }
         Ok(true)
     })?;
     if let Some(p) = cur.take() {
-        dropped += u64::from(!finish(head, p));
+        dropped += u64::from(!finish(head, p, &mut compacted));
     }
     if dropped > 0 {
         tracing::warn!(shard = %shard, dropped, "ignored head records without labels or samples");
     }
-    Ok(())
+    Ok(compacted)
 }
 
 /// Inserts a recovered series; returns false when its records were incomplete.
-fn finish(head: &mut Head, p: Pending) -> bool {
+fn finish(head: &mut Head, p: Pending, compacted: &mut CompactedHeads) -> bool {
     let Some(labels) = p.labels else {
         return false;
     };
-    if p.open.num_samples() == 0 {
+    let Some(mint) = p.open.min_time() else {
         return false;
+    };
+    if p.records == 1 && p.compacted {
+        compacted.insert(p.r, (mint, p.last_seq));
     }
     let s = HeadSeries {
         labels: labels.into_boxed_slice(),

@@ -1,5 +1,6 @@
 //! Shard tests against a real RocksDB in temporary directories.
 
+mod compact;
 mod durability;
 mod ingest;
 mod retention;

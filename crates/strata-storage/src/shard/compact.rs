@@ -1,0 +1,154 @@
+//! Compacting the head records of idle series.
+//!
+//! While a series receives samples, every flush adds one small XOR segment record (≈ 2.2–3 bytes
+//! per sample with its key). Once a series received nothing for a whole flush interval (the load
+//! stopped, the node is shutting down, or the series went quiet), its segment records are
+//! replaced by one record holding the whole open chunk in the smallest exact encoding
+//! (`Chunk::encode`, ≈ 0.7–0.9 bytes per sample on scraped data), so a stopped node keeps its
+//! open chunks about as compactly as its closed ones. Under steady load no series qualifies, so
+//! ingestion pays nothing for it.
+//!
+//! Record layout (`docs/format/rocksdb.md`): the compacted record takes the sequence number of
+//! the last segment it replaces, and its value is `0x00 0x00 ‖ Chunk::to_bytes()`. A plain
+//! segment never starts with two zero bytes (that would be an XOR chunk of zero samples, which
+//! is never written), so recovery tells them apart by value.
+
+use std::collections::{HashMap, HashSet};
+
+use rocksdb::WriteBatch;
+use strata_codec::Chunk;
+
+use super::Shard;
+use crate::db::CF_HEAD;
+use crate::error::Result;
+use crate::keys::{self, SeriesRef};
+
+/// Value prefix of a compacted head record (a zero XOR sample count).
+pub(super) const COMPACT_SEGMENT_TAG: [u8; 2] = [0, 0];
+
+/// Series whose head records are one compacted record: ref → (open chunk start time, seq of the
+/// record). Lets later flushes skip them until the series changes.
+pub(super) type CompactedHeads = HashMap<SeriesRef, (i64, u32)>;
+
+/// Returns the samples of a head record value: a plain XOR segment or a compacted record.
+pub(super) fn decode_segment(v: &[u8]) -> std::result::Result<Chunk, strata_codec::Error> {
+    match v.strip_prefix(&COMPACT_SEGMENT_TAG[..]) {
+        Some(rest) => Chunk::from_bytes(rest),
+        None => Chunk::from_xor(v.to_vec()),
+    }
+}
+
+/// Returns whether a head record value is a compacted record.
+pub(super) fn is_compacted_segment(v: &[u8]) -> bool {
+    v.starts_with(&COMPACT_SEGMENT_TAG)
+}
+
+/// One series to compact: its ref, open chunk start, last segment seq and open chunk bytes.
+struct Job {
+    r: SeriesRef,
+    mint: i64,
+    last_seq: u32,
+    xor: Vec<u8>,
+}
+
+impl Shard {
+    /// Replaces the segment records of every idle head series by one compacted record. Called at
+    /// the end of a flush, under the flush lock; `fresh` are the series that got a new segment
+    /// in that flush (they are not idle). Returns the number of series compacted.
+    pub(super) fn compact_idle_heads(&self, fresh: &HashSet<SeriesRef>) -> Result<usize> {
+        let mut jobs = Vec::new();
+        let live;
+        {
+            let head = self.read_head()?;
+            live = head.live_series();
+            let mut done = self.lock_compacted()?;
+            let mut kept = CompactedHeads::with_capacity(done.len());
+            for (_, s) in head.iter_live() {
+                // Only series whose every sample is in its segments on disk: persisted, no
+                // sample since the last flush, no cut chunk whose segments await deletion.
+                if !s.persisted || s.segs_stale || s.seg.num_samples() > 0 || fresh.contains(&s.r) {
+                    continue;
+                }
+                let (Some(mint), Some(last_seq)) = (s.open.min_time(), s.next_seg.checked_sub(1))
+                else {
+                    continue;
+                };
+                if last_seq == 0 {
+                    continue;
+                }
+                if done.get(&s.r) == Some(&(mint, last_seq)) {
+                    kept.insert(s.r, (mint, last_seq));
+                    continue;
+                }
+                jobs.push(Job {
+                    r: s.r,
+                    mint,
+                    last_seq,
+                    xor: s.open.bytes().to_vec(),
+                });
+            }
+            for j in &jobs {
+                kept.insert(j.r, (j.mint, j.last_seq));
+            }
+            *done = kept;
+        }
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        // Encoding runs without the head lock; the flush lock keeps other flushes (the only
+        // writers of head records) out until the batch is written. Anything `apply` does
+        // meanwhile (new samples, a cut, an eviction) is written by a later flush, after ours.
+        let head_cf = self.db.cf(CF_HEAD)?;
+        let mut batch = WriteBatch::default();
+        let mut compacted = 0;
+        for j in jobs {
+            let value = match compact_value(j.xor) {
+                Ok(v) => v,
+                Err(e) => {
+                    // The segments on disk stay valid; only the space saving is lost.
+                    tracing::warn!(shard = %self.id, series = %j.r.id, error = %e,
+                        "not compacting head records");
+                    continue;
+                }
+            };
+            let last = keys::head_key(self.id, j.r, j.last_seq);
+            if j.last_seq > 1 {
+                batch.delete_range_cf(head_cf, keys::head_key(self.id, j.r, 1), last.clone());
+            }
+            batch.put_cf(head_cf, last, value);
+            compacted += 1;
+        }
+        if let Err(e) = self.db.write_sync(batch) {
+            self.poison();
+            return Err(e);
+        }
+        tracing::debug!(shard = %self.id, series = compacted, "compacted idle head series");
+        if compacted > 0 && compacted * 2 >= live {
+            // Most of the head went idle (the load stopped, or the node is shutting down): the
+            // replaced segments may already sit in SST files, where the range deletions above
+            // free nothing until RocksDB compacts them. Compact the shard's head range now; it is
+            // small (a few KB per series).
+            let start = keys::shard_prefix(self.id);
+            let end = keys::prefix_successor(&start);
+            self.db
+                .raw()
+                .compact_range_cf(head_cf, Some(start.as_slice()), end.as_deref());
+        }
+        Ok(compacted)
+    }
+}
+
+/// Re-encodes an open chunk's XOR bytes as a compacted head record value.
+fn compact_value(xor: Vec<u8>) -> std::result::Result<Vec<u8>, strata_codec::Error> {
+    let open = Chunk::from_xor(xor)?;
+    let mut it = open.iter();
+    let samples: Vec<(i64, f64)> = it.by_ref().collect();
+    if let Some(e) = it.error() {
+        return Err(e.clone());
+    }
+    let chunk = Chunk::try_encode(&samples)?;
+    let mut value = Vec::with_capacity(2 + chunk.size_bytes());
+    value.extend_from_slice(&COMPACT_SEGMENT_TAG);
+    value.extend_from_slice(&chunk.to_bytes());
+    Ok(value)
+}
