@@ -9,6 +9,12 @@ use clap::Parser;
 
 use crate::cli::{BenchCommand, Cli, Command};
 
+/// mimalloc instead of glibc's malloc: the ingest and query paths allocate many short-lived
+/// buffers from many threads, where glibc's per-thread arenas showed up as ~20% of a query
+/// profile (docs/benchmarks-promql.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init_logging(&cli.log_format);
