@@ -25,11 +25,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use promql_parser::parser::Expr;
 use strata_promql::parse::{NodePositions, node_positions, parse};
+use support::{
+    PrometheusServer, build_blocks, http_get, percent_encode, start_prometheus, work_dir,
+};
+
+mod support;
 
 /// Which node an annotation points at.
 #[derive(Debug, Clone, Copy)]
@@ -237,7 +240,7 @@ fn expected_pos(query: &str, expr: &Expr, pos: &NodePositions, node: Node) -> Op
 
 #[test]
 fn annotation_positions_match_prometheus() {
-    let server = start_prometheus();
+    let server = start_data_prometheus();
     let mut failures = Vec::new();
     for case in CASES {
         let q = case.query;
@@ -310,113 +313,15 @@ fn data() -> String {
     om
 }
 
-/// Returns the path of a binary fetched by `scripts/fetch-peers`, fetching it when missing.
-fn peer_binary(name: &str) -> PathBuf {
-    let dir = std::env::var("STRATA_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-                .join(".cache/strata-peers")
-        });
-    let bin = dir.join("bin").join(name);
-    if !bin.exists() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-peers");
-        let ok = Command::new(&script)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(
-            ok && bin.exists(),
-            "scripts/fetch-peers could not provide {}",
-            bin.display()
-        );
-    }
-    bin
-}
-
-/// A Prometheus server on loopback over the TSDB blocks of [`data`]; killed on drop.
-struct PrometheusServer {
-    child: std::process::Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Drop for PrometheusServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_prometheus() -> PrometheusServer {
-    let dir = std::env::temp_dir().join(format!("strata-anno-pos-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("data.om"), data()).unwrap();
-    let ok = Command::new(peer_binary("promtool"))
-        .args(["tsdb", "create-blocks-from", "openmetrics", "-q"])
-        .arg(dir.join("data.om"))
-        .arg(dir.join("tsdb"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "promtool could not build blocks");
-    std::fs::write(dir.join("prometheus.yml"), "global: {}\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(peer_binary("prometheus"))
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--storage.tsdb.retention.time=100y")
-        .arg("--enable-feature=promql-experimental-functions,promql-duration-expr")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = PrometheusServer { child, addr, dir };
-    // Bounded wait for readiness (not a timing assertion: a slow start only fails here).
-    for _ in 0..600 {
-        if http_get(&server.addr, "/-/ready").is_some_and(|(code, _)| code == 200) {
-            return server;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("Prometheus did not become ready");
-}
-
-/// A minimal HTTP/1.0 GET on loopback; returns the status code and body.
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(addr).ok()?;
-    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .ok()?;
-    write!(c, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    c.read_to_string(&mut buf).ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// Prometheus over the blocks of [`data`].
+fn start_data_prometheus() -> PrometheusServer {
+    let dir = work_dir("anno-pos", "main");
+    build_blocks(&dir, &data());
+    start_prometheus(
+        dir,
+        &[
+            "--storage.tsdb.retention.time=100y",
+            "--enable-feature=promql-experimental-functions,promql-duration-expr",
+        ],
+    )
 }

@@ -11,10 +11,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
 use strata_promql::parse::{ParseOptions, parse, parse_metric_selector, parse_with_options};
+use support::{PrometheusServer, http_get, percent_encode, spawn_prometheus, wait_ready, work_dir};
 
 const QUERIES: &[&str] = &[
     r#"999999999999999999995m"#,
@@ -545,116 +545,8 @@ fn mutations(n: usize, seed: u64) -> Vec<String> {
     out
 }
 
-/// Returns the path of a binary fetched by `scripts/fetch-peers`, fetching it when missing.
-fn peer_binary(name: &str) -> PathBuf {
-    let dir = std::env::var("STRATA_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-                .join(".cache/strata-peers")
-        });
-    let bin = dir.join("bin").join(name);
-    if !bin.exists() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-peers");
-        let ok = Command::new(&script)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(
-            ok && bin.exists(),
-            "scripts/fetch-peers could not provide {}",
-            bin.display()
-        );
-    }
-    bin
-}
-
-/// A Prometheus server on loopback with an empty TSDB; killed on drop.
-struct Prometheus {
-    child: std::process::Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_prometheus(tag: &str, features: Option<&str>) -> Prometheus {
-    let dir =
-        std::env::temp_dir().join(format!("strata-parse-errors-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("prometheus.yml"), "global: {}\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut cmd = Command::new(peer_binary("prometheus"));
-    cmd.arg(format!(
-        "--config.file={}",
-        dir.join("prometheus.yml").display()
-    ))
-    .arg(format!(
-        "--storage.tsdb.path={}",
-        dir.join("tsdb").display()
-    ))
-    .arg(format!("--web.listen-address={addr}"));
-    if let Some(f) = features {
-        cmd.arg(format!("--enable-feature={f}"));
-    }
-    let child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    Prometheus { child, addr, dir }
-}
-
-fn wait_ready(p: &Prometheus) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while http_get(&p.addr, "/-/ready").is_none_or(|(code, _)| code != 200) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "Prometheus did not become ready"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
-/// A minimal HTTP/1.0 GET on loopback; returns the status code and body.
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(addr).ok()?;
-    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .ok()?;
-    write!(c, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    c.read_to_string(&mut buf).ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Prometheus' verdict: `Ok` or the error text without the `invalid parameter "…": ` prefix.
-fn prometheus_verdict(p: &Prometheus, path: &str, param: &str) -> Result<(), String> {
+fn prometheus_verdict(p: &PrometheusServer, path: &str, param: &str) -> Result<(), String> {
     let (_, body) = http_get(&p.addr, path).expect("Prometheus answers");
     let v: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
     if v["status"] == "success" {
@@ -668,7 +560,11 @@ fn prometheus_verdict(p: &Prometheus, path: &str, param: &str) -> Result<(), Str
 /// For a query that parses, the error Prometheus reports when preparing it for evaluation
 /// (duration expressions that come out non-positive or divide by zero), which Strata reports
 /// when parsing: `/api/v1/query` gives it.
-fn prepared_verdict(p: &Prometheus, q: &str, parsed: Result<(), String>) -> Result<(), String> {
+fn prepared_verdict(
+    p: &PrometheusServer,
+    q: &str,
+    parsed: Result<(), String>,
+) -> Result<(), String> {
     parsed?;
     let path = format!("/api/v1/query?query={}&time=100", percent_encode(q));
     match prometheus_verdict(p, &path, "query") {
@@ -688,11 +584,11 @@ fn show(r: &Result<(), String>) -> String {
 
 #[test]
 fn parse_errors_match_prometheus() {
-    let full = start_prometheus(
-        "full",
-        Some("promql-experimental-functions,promql-duration-expr"),
+    let full = spawn_prometheus(
+        work_dir("parse-errors", "full"),
+        &["--enable-feature=promql-experimental-functions,promql-duration-expr"],
     );
-    let plain = start_prometheus("plain", None);
+    let plain = spawn_prometheus(work_dir("parse-errors", "plain"), &[]);
     wait_ready(&full);
     wait_ready(&plain);
     let mut failures = Vec::new();

@@ -29,6 +29,12 @@ use strata_promql::promqltest::{
     SeqValue, parse_float, parse_histogram, parse_labels, parse_values, test_engine_config,
 };
 use strata_promql::{Engine, FloatHistogram, MemStore, Point, PointValue, QueryOpts, Value};
+use support::{
+    PrometheusServer, build_blocks, http_get, peer_binary, percent_encode, start_prometheus,
+    work_dir,
+};
+
+mod support;
 
 /// A small deterministic PRNG (xorshift64*), so that a seed always yields the same case.
 struct Rng(u64);
@@ -490,30 +496,6 @@ fn promtool() -> PathBuf {
     peer_binary("promtool")
 }
 
-/// Returns the path of a binary fetched by `scripts/fetch-peers`, fetching it when missing.
-fn peer_binary(name: &str) -> PathBuf {
-    let dir = std::env::var("STRATA_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-                .join(".cache/strata-peers")
-        });
-    let bin = dir.join("bin").join(name);
-    if !bin.exists() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-peers");
-        let ok = Command::new(&script)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(
-            ok && bin.exists(),
-            "scripts/fetch-peers could not provide {}",
-            bin.display()
-        );
-    }
-    bin
-}
-
 /// A sample value: a float or a native histogram.
 #[derive(Debug, Clone)]
 enum Val {
@@ -759,27 +741,10 @@ fn agrees_with_prometheus_on_random_queries() {
     );
 }
 
-/// A Prometheus server on loopback over TSDB blocks built from our data; killed on drop.
-struct PrometheusServer {
-    child: std::process::Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Drop for PrometheusServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Writes the float series as OpenMetrics (one sample per minute, gaps and staleness markers
 /// left out), builds blocks with promtool and starts Prometheus on them.
-fn start_prometheus(data: &[(String, String)], tag: &str) -> PrometheusServer {
-    let dir = std::env::temp_dir().join(format!("strata-promql-prom-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn start_data_prometheus(data: &[(String, String)], tag: &str) -> PrometheusServer {
+    let dir = work_dir("promql-prom", tag);
     let mut families: BTreeMap<String, String> = BTreeMap::new();
     for (s, v) in data {
         let name = s.split('{').next().unwrap_or("").to_string();
@@ -796,76 +761,14 @@ fn start_prometheus(data: &[(String, String)], tag: &str) -> PrometheusServer {
         om.push_str(body);
     }
     om.push_str("# EOF\n");
-    std::fs::write(dir.join("data.om"), om).unwrap();
-    let ok = Command::new(promtool())
-        .args(["tsdb", "create-blocks-from", "openmetrics", "-q"])
-        .arg(dir.join("data.om"))
-        .arg(dir.join("tsdb"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "promtool could not build blocks");
-    std::fs::write(dir.join("prometheus.yml"), "global: {}\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(peer_binary("prometheus"))
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--storage.tsdb.retention.time=100y")
-        .arg("--enable-feature=promql-experimental-functions,promql-delayed-name-removal,promql-per-step-stats")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = PrometheusServer { child, addr, dir };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if http_get(&server.addr, "/-/ready").is_some_and(|(code, _)| code == 200) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "Prometheus did not become ready"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    server
-}
-
-/// A minimal HTTP/1.0 GET on loopback; returns the status code and body.
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(addr).ok()?;
-    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .ok()?;
-    write!(c, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    c.read_to_string(&mut buf).ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    build_blocks(&dir, &om);
+    start_prometheus(
+        dir,
+        &[
+            "--storage.tsdb.retention.time=100y",
+            "--enable-feature=promql-experimental-functions,promql-delayed-name-removal,promql-per-step-stats",
+        ],
+    )
 }
 
 /// One series of a range result: labels and `(t ms, value)` points.
@@ -926,7 +829,7 @@ fn agrees_with_a_prometheus_server_on_random_range_queries() {
             .filter(|(_, v)| !v.contains("{{"))
             .map(|(s, v)| (s, v.replace("stale", "_")))
             .collect();
-        let server = start_prometheus(&data, &seed.to_string());
+        let server = start_data_prometheus(&data, &seed.to_string());
         let mut store = MemStore::new();
         for (s, v) in &data {
             let labels = parse_labels(s).unwrap();
@@ -1072,7 +975,7 @@ fn sample_stats_match_a_prometheus_server() {
         (r#"temp{job="api"}"#.into(), ramp(0.5, 5..25)),
         (r#"temp{job="db"}"#.into(), ramp(1.5, 0..3)),
     ];
-    let server = start_prometheus(&data, "stats");
+    let server = start_data_prometheus(&data, "stats");
     let mut store = MemStore::new();
     for (s, v) in &data {
         let labels = parse_labels(s).unwrap();
