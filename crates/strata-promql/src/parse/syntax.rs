@@ -884,6 +884,23 @@ impl<'a> Parser<'a> {
 
     /// Reports the next token as unexpected in `catcher`'s context (or the innermost
     /// active catcher's, or bare).
+    /// After an item of a comma-separated list closed by `close` (a trailing comma allowed):
+    /// consumes the comma and/or `close`; returns whether the list ended. Anything else is an
+    /// error in `next`'s words.
+    fn list_item_end(&mut self, close: Kind, next: Catcher) -> R<bool> {
+        let kind = self.peek()?.kind;
+        if kind == Kind::Comma {
+            self.bump();
+            if self.peek()?.kind != close {
+                return Ok(false);
+            }
+        } else if kind != close {
+            return Err(self.unexpected_in(Some(next)));
+        }
+        self.bump();
+        Ok(true)
+    }
+
     fn unexpected_in(&mut self, catcher: Option<Catcher>) -> Stop {
         let tok = match self.peek() {
             Ok(t) => t,
@@ -1353,19 +1370,8 @@ impl<'a> Parser<'a> {
             } else {
                 return Err(self.unexpected_in(Some(LABEL)));
             }
-            match self.peek()?.kind {
-                Kind::Comma => {
-                    self.bump();
-                    if self.peek()?.kind == Kind::RParen {
-                        self.bump();
-                        return Ok(labels);
-                    }
-                }
-                Kind::RParen => {
-                    self.bump();
-                    return Ok(labels);
-                }
-                _ => return Err(self.unexpected_in(Some(NEXT))),
+            if self.list_item_end(Kind::RParen, NEXT)? {
+                return Ok(labels);
             }
         }
     }
@@ -1429,19 +1435,8 @@ impl<'a> Parser<'a> {
                 }
                 _ => return Err(self.unexpected_in(Some(FIRST))),
             }
-            match self.peek()?.kind {
-                Kind::Comma => {
-                    self.bump();
-                    if self.peek()?.kind == Kind::RBrace {
-                        self.bump();
-                        return Ok(out);
-                    }
-                }
-                Kind::RBrace => {
-                    self.bump();
-                    return Ok(out);
-                }
-                _ => return Err(self.unexpected_in(Some(NEXT))),
+            if self.list_item_end(Kind::RBrace, NEXT)? {
+                return Ok(out);
             }
         }
     }
