@@ -36,7 +36,6 @@ impl BitWriter {
     }
 
     /// Returns the number of bits written, counting bytes present before the writer started.
-    #[cfg(test)]
     pub(crate) fn bit_len(&self) -> usize {
         self.buf.len() * 8 - self.free as usize
     }
@@ -105,6 +104,19 @@ impl<'a> BitReader<'a> {
         };
         r.refill();
         r
+    }
+
+    /// Returns a reader at bit `bit` of `data` (past the end: a reader with nothing left).
+    pub(crate) fn at_bit(data: &'a [u8], bit: usize) -> Self {
+        let mut r = BitReader::new(data.get(bit / 8..).unwrap_or(&[]));
+        // Cannot fail when bit is inside data; past the end the reader is simply empty.
+        let _ = r.skip((bit % 8) as u32, "bit offset");
+        r
+    }
+
+    /// Returns the number of bits consumed since the start of the slice the reader was made on.
+    pub(crate) fn consumed(&self) -> usize {
+        self.next * 8 - self.avail as usize
     }
 
     /// Returns the number of bits not yet read.

@@ -30,12 +30,14 @@ mod chunk;
 pub mod error;
 mod iter;
 mod packed;
+mod run;
 mod varint;
 mod xor;
 
 pub use chunk::{Chunk, Encoding};
 pub use error::{Error, Result};
 pub use iter::ChunkIter;
+pub use run::{XorMark, XorRun};
 pub use xor::XorAppender;
 
 /// The largest number of samples one chunk holds (XOR's 16-bit sample count).

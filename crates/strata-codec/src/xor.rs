@@ -14,7 +14,7 @@ use crate::{Chunk, MAX_SAMPLES};
 pub(crate) const XOR_HEADER_LEN: usize = 2;
 
 /// Marks "no leading/trailing window chosen yet" in the XOR value writer.
-const NO_WINDOW: u8 = 0xff;
+pub(crate) const NO_WINDOW: u8 = 0xff;
 
 /// The open head chunk of a series: appends samples in Prometheus' XOR format.
 ///
@@ -22,14 +22,14 @@ const NO_WINDOW: u8 = 0xff;
 /// kept current), so the head can be read or streamed while it is still being written.
 #[derive(Debug, Clone)]
 pub struct XorAppender {
-    w: BitWriter,
-    count: usize,
-    min_time: i64,
-    t: i64,
-    t_delta: u64,
-    v: u64,
-    leading: u8,
-    trailing: u8,
+    pub(crate) w: BitWriter,
+    pub(crate) count: usize,
+    pub(crate) min_time: i64,
+    pub(crate) t: i64,
+    pub(crate) t_delta: u64,
+    pub(crate) v: u64,
+    pub(crate) leading: u8,
+    pub(crate) trailing: u8,
 }
 
 impl Default for XorAppender {
@@ -299,15 +299,15 @@ pub(crate) fn xor_read(
 /// Iterates a Prometheus XOR chunk. Stops (and records the error) on corrupt or truncated bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct XorIter<'a> {
-    r: BitReader<'a>,
-    total: usize,
-    read: usize,
-    t: i64,
-    t_delta: u64,
-    v: u64,
-    leading: u8,
-    trailing: u8,
-    err: Option<Error>,
+    pub(crate) r: BitReader<'a>,
+    pub(crate) total: usize,
+    pub(crate) read: usize,
+    pub(crate) t: i64,
+    pub(crate) t_delta: u64,
+    pub(crate) v: u64,
+    pub(crate) leading: u8,
+    pub(crate) trailing: u8,
+    pub(crate) err: Option<Error>,
 }
 
 impl<'a> XorIter<'a> {

@@ -46,9 +46,20 @@ pub struct StorageConfig {
     /// RocksDB block cache shared by all column families. Default `256MiB`.
     #[serde(with = "units::size")]
     pub block_cache_size: u64,
-    /// RocksDB memtable size per column family. Default `64MiB`.
+    /// RocksDB memtable size of each data column family. Default `64MiB`.
     #[serde(with = "units::size")]
     pub write_buffer_size: u64,
+    /// RocksDB memtable size of the Raft log column family. Default `16MiB`: the log's entries
+    /// are read from memory (the entry cache), not from the memtable, and are purged within a
+    /// flush interval, so a large memtable only holds resident memory (a 64MiB one was a third
+    /// of the server's resident memory after a burst of writes, `docs/benchmarks.md`).
+    #[serde(with = "units::size")]
+    pub log_write_buffer_size: u64,
+    /// Cap on the memtables of all column families together; when reached, RocksDB flushes
+    /// one early. Default `128MiB`: without it every column family's memtable would grow to
+    /// its own size over hours of steady load.
+    #[serde(with = "units::size")]
+    pub total_write_buffer_size: u64,
     /// RocksDB background flush and compaction threads. Default `2`.
     pub max_background_jobs: u32,
 }
@@ -66,6 +77,8 @@ impl Default for StorageConfig {
             head_idle_timeout: Duration::from_secs(3_600),
             block_cache_size: 256 << 20,
             write_buffer_size: 64 << 20,
+            log_write_buffer_size: 16 << 20,
+            total_write_buffer_size: 128 << 20,
             max_background_jobs: 2,
         }
     }
@@ -99,6 +112,16 @@ impl StorageConfig {
         }
         if self.head_idle_timeout >= self.retention {
             return bad("head-idle-timeout must be shorter than retention".into());
+        }
+        if self.write_buffer_size < (1 << 20) || self.log_write_buffer_size < (1 << 20) {
+            return bad("write-buffer-size and log-write-buffer-size must be at least 1MiB".into());
+        }
+        if self.total_write_buffer_size < self.write_buffer_size.max(self.log_write_buffer_size) {
+            return bad(
+                "total-write-buffer-size must be at least write-buffer-size and \
+                 log-write-buffer-size"
+                    .into(),
+            );
         }
         if self.max_background_jobs == 0 {
             return bad("max-background-jobs must be positive".into());

@@ -89,6 +89,9 @@ impl Db {
         // Bounds the WAL: column families with rarely filled memtables would otherwise keep every
         // WAL file (and so every purged Raft log entry) alive.
         opts.set_max_total_wal_size(128 << 20);
+        opts.set_db_write_buffer_size(
+            usize::try_from(config.total_write_buffer_size).unwrap_or(128 << 20),
+        );
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(i32::try_from(config.max_background_jobs).unwrap_or(2));
         opts.set_bytes_per_sync(1 << 20);
@@ -283,8 +286,19 @@ fn cf_options(name: &str, config: &StorageConfig, cache: &Cache) -> Result<Optio
             o.set_compression_type(DBCompressionType::Zstd);
         }
         _ => {
-            // The Raft log: written at full ingest rate and deleted soon after; lz4 is cheaper.
-            o.set_compression_type(DBCompressionType::Lz4);
+            // The Raft log: written at full ingest rate, read back only from the entry cache,
+            // purged at every shard flush. Its memtable is kept small (resident memory), its
+            // SST files uncompressed (they live seconds to minutes: lz4 cost ≈ 2% of ingest
+            // CPU for nothing kept), and L0 files are left for `RaftLog::maybe_compact`, which
+            // compacts once purges made most of them garbage, instead of RocksDB merging live
+            // log entries into L1 after every 4 memtable flushes.
+            o.set_write_buffer_size(
+                usize::try_from(config.log_write_buffer_size).unwrap_or(16 << 20),
+            );
+            o.set_compression_type(DBCompressionType::None);
+            o.set_level_zero_file_num_compaction_trigger(16);
+            o.set_level_zero_slowdown_writes_trigger(40);
+            o.set_level_zero_stop_writes_trigger(64);
         }
     }
     o.set_block_based_table_factory(&table);

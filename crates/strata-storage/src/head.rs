@@ -15,7 +15,7 @@ mod read;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-use strata_codec::{Chunk, XorAppender};
+use strata_codec::{Chunk, XorAppender, XorMark};
 use strata_model::ShardId;
 
 use crate::config::StorageConfig;
@@ -45,8 +45,8 @@ pub(crate) struct HeadSeries {
     pub(crate) incarnation: u64,
     /// The open chunk; never empty (a series is created with its first sample).
     pub(crate) open: XorAppender,
-    /// The samples of `open` appended since the last flush, as their own small XOR chunk.
-    pub(crate) seg: XorAppender,
+    /// Where `open` stood at the last flush: the next segment is the run of bits after it.
+    pub(crate) seg_mark: XorMark,
     pub(crate) closed: Vec<ClosedChunk>,
     /// Accepted out-of-order samples not yet flushed, sorted by time.
     pub(crate) ooo: Option<Vec<(i64, f64)>>,
@@ -423,7 +423,7 @@ impl Head {
         let mut total = self.series.capacity() * per_slot + self.index.approx_bytes();
         total += (self.by_id.capacity()) * 16;
         for (_, s) in self.iter_live() {
-            total += s.labels.len() + s.open.size_bytes() + s.seg.size_bytes();
+            total += s.labels.len() + s.open.size_bytes();
             total += s
                 .closed
                 .iter()

@@ -5,6 +5,8 @@
 //! without the head lock, so ingestion goes on meanwhile.
 
 mod compact;
+
+pub(crate) use compact::segment_value;
 mod disk;
 mod flush;
 mod open;

@@ -1,7 +1,7 @@
 //! Applying a Raft entry to the head: series lookup and creation (with hash-collision
 //! ordinals), in-order appends with chunk cutting, duplicates, out-of-order samples.
 
-use strata_codec::XorAppender;
+use strata_codec::{XorAppender, XorMark};
 use strata_model::{
     BatchSeries, Labels, RejectReason, SampleRejection, SeriesId, ShardBatch, ShardBatchBuilder,
     WriteOutcome,
@@ -254,12 +254,11 @@ impl Head {
                     ooo_seq: None,
                     flushed: false,
                 });
-                s.seg = XorAppender::new();
+                s.seg_mark = XorMark::default();
                 s.segs_stale = true;
                 s.next_seg = 1;
             }
             s.open.append(t, v);
-            s.seg.append(t, v);
             if cut {
                 self.counters.chunks_cut += 1;
             }
@@ -311,14 +310,12 @@ impl HeadSeries {
     pub(crate) fn new(labels: &[u8], r: SeriesRef, t: i64, v: f64) -> Self {
         let mut open = XorAppender::new();
         open.append(t, v);
-        let mut seg = XorAppender::new();
-        seg.append(t, v);
         HeadSeries {
             labels: labels.into(),
             r,
             incarnation: 0,
             open,
-            seg,
+            seg_mark: XorMark::default(),
             closed: Vec::new(),
             ooo: None,
             next_seg: 1,

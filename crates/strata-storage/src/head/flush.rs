@@ -1,7 +1,7 @@
 //! The head's side of a flush: capturing what must be written (under the head lock), and
 //! marking it durable once the write succeeded.
 
-use strata_codec::{Chunk, XorAppender};
+use strata_codec::Chunk;
 use strata_model::ShardId;
 
 use super::{ClosedChunk, Head, HeadSeries, Scalars};
@@ -81,15 +81,15 @@ impl Head {
             };
             seal_ooo(s, &cfg, shard, &mut next_ooo_seq)?;
             let chunks = planned_chunks(s, &cfg);
-            let segment = if s.seg.num_samples() > 0 {
+            let segment = if s.open.num_samples() > s.seg_mark.samples() {
+                let run = s.open.run_since(s.seg_mark).map_err(|e| Error::Codec {
+                    shard,
+                    detail: e.to_string(),
+                })?;
                 let seq = s.next_seg;
                 s.next_seg += 1;
-                Some((
-                    seq,
-                    std::mem::replace(&mut s.seg, XorAppender::new())
-                        .bytes()
-                        .to_vec(),
-                ))
+                s.seg_mark = s.open.mark();
+                Some((seq, crate::shard::segment_value(&run)))
             } else {
                 None
             };

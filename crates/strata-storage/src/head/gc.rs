@@ -44,7 +44,6 @@ impl Head {
                 flushed: false,
             });
         }
-        s.seg = Default::default();
         // Chunks kept only for out-of-order checks are not needed any more.
         s.closed.retain(|c| !c.flushed);
         self.counters.series_evicted += 1;

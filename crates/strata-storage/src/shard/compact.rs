@@ -8,15 +8,19 @@
 //! open chunks about as compactly as its closed ones. Under steady load no series qualifies, so
 //! ingestion pays nothing for it.
 //!
-//! Record layout (`docs/format/rocksdb.md`): the compacted record takes the sequence number of
-//! the last segment it replaces, and its value is `0x00 0x00 ‖ Chunk::to_bytes()`. A plain
-//! segment never starts with two zero bytes (that would be an XOR chunk of zero samples, which
-//! is never written), so recovery tells them apart by value.
+//! Record layout (`docs/format/rocksdb.md`): a segment written by this version is a run of the
+//! open chunk's bit stream, `0x00 0x00 0xff ‖ XorRun::encode()` (the bits the chunk gained since
+//! the previous flush, taken as they are: no second encoding of each sample). The compacted
+//! record takes the sequence number of the last segment it replaces, and its value is
+//! `0x00 0x00 ‖ Chunk::to_bytes()`, whose third byte is an encoding tag (1 or 2), never `0xff`.
+//! Segments written by earlier versions are whole XOR chunks; they never start with two zero
+//! bytes (that would be an XOR chunk of zero samples, which is never written), so recovery tells
+//! the three apart by value.
 
 use std::collections::{HashMap, HashSet};
 
 use rocksdb::WriteBatch;
-use strata_codec::Chunk;
+use strata_codec::{Chunk, XorRun};
 
 use super::Shard;
 use crate::db::CF_HEAD;
@@ -26,21 +30,44 @@ use crate::keys::{self, SeriesRef};
 /// Value prefix of a compacted head record (a zero XOR sample count).
 pub(super) const COMPACT_SEGMENT_TAG: [u8; 2] = [0, 0];
 
+/// Value prefix of a segment that is a run of the open chunk's bit stream.
+const RUN_SEGMENT_TAG: [u8; 3] = [0, 0, 0xff];
+
 /// Series whose head records are one compacted record: ref → (open chunk start time, seq of the
 /// record). Lets later flushes skip them until the series changes.
 pub(super) type CompactedHeads = HashMap<SeriesRef, (i64, u32)>;
 
-/// Returns the samples of a head record value: a plain XOR segment or a compacted record.
-pub(super) fn decode_segment(v: &[u8]) -> std::result::Result<Chunk, strata_codec::Error> {
+/// What one head record (other than the labels) holds.
+pub(super) enum HeadRecord {
+    /// Samples continuing the open chunk as a run of its bits (this version's segments).
+    Run(XorRun),
+    /// Samples as a chunk of their own (segments of earlier versions, compacted records).
+    Samples(Chunk),
+}
+
+/// Returns the value of a segment record holding `run`.
+pub(crate) fn segment_value(run: &XorRun) -> Vec<u8> {
+    let mut v = Vec::with_capacity(RUN_SEGMENT_TAG.len() + 8 + run.num_samples() * 2);
+    v.extend_from_slice(&RUN_SEGMENT_TAG);
+    run.encode(&mut v);
+    v
+}
+
+/// Parses a head record value: a run segment, an older whole-chunk segment or a compacted
+/// record.
+pub(super) fn decode_segment(v: &[u8]) -> std::result::Result<HeadRecord, strata_codec::Error> {
+    if let Some(rest) = v.strip_prefix(&RUN_SEGMENT_TAG[..]) {
+        return XorRun::decode(rest).map(HeadRecord::Run);
+    }
     match v.strip_prefix(&COMPACT_SEGMENT_TAG[..]) {
-        Some(rest) => Chunk::from_bytes(rest),
-        None => Chunk::from_xor(v.to_vec()),
+        Some(rest) => Chunk::from_bytes(rest).map(HeadRecord::Samples),
+        None => Chunk::from_xor(v.to_vec()).map(HeadRecord::Samples),
     }
 }
 
 /// Returns whether a head record value is a compacted record.
 pub(super) fn is_compacted_segment(v: &[u8]) -> bool {
-    v.starts_with(&COMPACT_SEGMENT_TAG)
+    v.starts_with(&COMPACT_SEGMENT_TAG) && !v.starts_with(&RUN_SEGMENT_TAG)
 }
 
 /// One series to compact: its ref, open chunk start, last segment seq and open chunk bytes.
@@ -66,7 +93,8 @@ impl Shard {
             for (_, s) in head.iter_live() {
                 // Only series whose every sample is in its segments on disk: persisted, no
                 // sample since the last flush, no cut chunk whose segments await deletion.
-                if !s.persisted || s.segs_stale || s.seg.num_samples() > 0 || fresh.contains(&s.r) {
+                let unflushed = s.open.num_samples() > s.seg_mark.samples();
+                if !s.persisted || s.segs_stale || unflushed || fresh.contains(&s.r) {
                     continue;
                 }
                 let (Some(mint), Some(last_seq)) = (s.open.min_time(), s.next_seg.checked_sub(1))

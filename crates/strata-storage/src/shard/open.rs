@@ -156,16 +156,18 @@ fn recover_head(db: &Db, shard: ShardId, head: &mut Head) -> Result<CompactedHea
             Labels::decode_canonical(v).map_err(|e| corrupt(format!("labels of {}: {e}", r.id)))?;
             p.labels = Some(v.to_vec());
         } else {
-            let seg = compact::decode_segment(v)
-                .map_err(|e| corrupt(format!("segment {seq} of {}: {e}", r.id)))?;
-            let mut it = seg.iter();
-            for (t, val) in it.by_ref() {
-                p.open
-                    .try_append(t, val)
-                    .map_err(|e| corrupt(format!("segment {seq} of {}: {e}", r.id)))?;
-            }
-            if let Some(e) = it.error() {
-                return Err(corrupt(format!("segment {seq} of {}: {e}", r.id)));
+            let bad = |e: strata_codec::Error| corrupt(format!("segment {seq} of {}: {e}", r.id));
+            match compact::decode_segment(v).map_err(bad)? {
+                compact::HeadRecord::Run(run) => p.open.append_run(&run).map_err(bad)?,
+                compact::HeadRecord::Samples(seg) => {
+                    let mut it = seg.iter();
+                    for (t, val) in it.by_ref() {
+                        p.open.try_append(t, val).map_err(bad)?;
+                    }
+                    if let Some(e) = it.error() {
+                        return Err(bad(e.clone()));
+                    }
+                }
             }
             p.last_seq = seq;
             p.records += 1;
@@ -193,12 +195,14 @@ fn finish(head: &mut Head, p: Pending, compacted: &mut CompactedHeads) -> bool {
     if p.records == 1 && p.compacted {
         compacted.insert(p.r, (mint, p.last_seq));
     }
+    // Every recovered sample is on disk already: the next segment starts after them.
+    let seg_mark = p.open.mark();
     let s = HeadSeries {
         labels: labels.into_boxed_slice(),
         r: p.r,
         incarnation: 0,
         open: p.open,
-        seg: XorAppender::new(),
+        seg_mark,
         closed: Vec::new(),
         ooo: None,
         next_seg: p.last_seq + 1,

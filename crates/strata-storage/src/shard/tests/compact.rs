@@ -145,3 +145,53 @@ fn compacting_after_the_last_flush_keeps_every_sample() {
         20 * 300
     );
 }
+
+/// Segments written by earlier versions are whole XOR chunks; a head whose first segments are
+/// such chunks and whose later ones are runs of the open chunk's bits recovers exactly.
+#[test]
+fn whole_chunk_segments_of_earlier_versions_recover_before_runs() {
+    let config = StorageConfig {
+        chunk_max_samples: 100,
+        ..small_config()
+    };
+    let m = labels(&[("__name__", "m")]);
+    let reference = Fixture::new(config.clone());
+    let f = Fixture::new(config);
+    for k in 0..4i64 {
+        let b = batch(&[(&m, ten_seconds(k * 10).as_slice())]);
+        f.shard.apply(k as u64 + 1, &b).unwrap();
+        reference.shard.apply(k as u64 + 1, &b).unwrap();
+        f.shard.flush().unwrap();
+    }
+    // Rewrite segments 1 and 2 as an earlier version wrote them.
+    let segs = segments_of(&f, &m);
+    assert_eq!(segs.len(), 4);
+    let r = head_records(&f)
+        .into_iter()
+        .find(|(r, _, _)| r.id == m.series_id())
+        .map(|(r, _, _)| r)
+        .unwrap();
+    let head_cf = f.db.cf(CF_HEAD).unwrap();
+    let mut wb = rocksdb::WriteBatch::default();
+    for (seq, k) in [(1u32, 0i64), (2, 1)] {
+        let mut old = strata_codec::XorAppender::new();
+        for (t, v) in ten_seconds(k * 10) {
+            old.append(t, v);
+        }
+        wb.put_cf(head_cf, keys::head_key(ShardId(3), r, seq), old.bytes());
+    }
+    f.db.write_sync(wb).unwrap();
+    let f = f.crash_and_reopen();
+    assert_eq!(all(&f.shard), all(&reference.shard));
+    for k in 4..25i64 {
+        let b = batch(&[(&m, ten_seconds(k * 10).as_slice())]);
+        assert_eq!(
+            f.shard.apply(k as u64 + 1, &b).unwrap(),
+            reference.shard.apply(k as u64 + 1, &b).unwrap()
+        );
+        f.shard.flush().unwrap();
+    }
+    assert_eq!(all(&f.shard), all(&reference.shard));
+    let f = f.crash_and_reopen();
+    assert_eq!(all(&f.shard), all(&reference.shard));
+}
