@@ -91,6 +91,18 @@ impl Collector for NodeCollector {
         )?;
         counter(
             &mut enc,
+            "strata_storage_log_lingers",
+            "Synced Raft log writes that first waited for appends announced by a write request.",
+            log.lingers,
+        )?;
+        counter(
+            &mut enc,
+            "strata_storage_log_linger_timeouts",
+            "Waits for announced Raft log appends that ended at the time limit.",
+            log.linger_timeouts,
+        )?;
+        counter(
+            &mut enc,
             "strata_storage_log_failures",
             "Raft log writes that failed.",
             log.failures,

@@ -6,6 +6,7 @@ use strata_model::{
     ErrorKind, ShardBatch, ShardId, WriteFuture, WriteOutcome, WriteSink, WriteSinkError,
 };
 use strata_raft::WriteError;
+use strata_storage::raftlog::GroupId;
 use tracing::Instrument;
 
 use crate::node::Node;
@@ -41,6 +42,12 @@ impl WriteSink for Node {
         Box::pin(
             async move {
                 let mut pending = Vec::with_capacity(batches.len());
+                if batches.len() > 1 {
+                    // One fsync for the request's entries in every shard (group commit).
+                    self.inner
+                        .log
+                        .announce_appends(batches.iter().map(|(s, _)| GroupId(s.0)));
+                }
                 for (shard, batch) in batches {
                     let Some(group) = self.group(shard) else {
                         return Err(WriteSinkError {

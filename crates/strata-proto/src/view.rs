@@ -198,13 +198,19 @@ fn expect_len(wire: u8, field: &'static str) -> Result<()> {
 
 #[inline]
 fn read_varint(b: &mut &[u8]) -> Result<u64> {
-    // Field keys and label lengths almost always fit in one byte.
+    // Field keys and label lengths almost always fit in one byte: that case is inlined at
+    // every call site, longer varints take a call.
     if let Some((&first, rest)) = b.split_first()
         && first < 0x80
     {
         *b = rest;
         return Ok(u64::from(first));
     }
+    read_varint_long(b)
+}
+
+#[inline(never)]
+fn read_varint_long(b: &mut &[u8]) -> Result<u64> {
     let mut v = 0u64;
     for (i, &byte) in b.iter().enumerate().take(10) {
         if i == 9 && byte > 1 {

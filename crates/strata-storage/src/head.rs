@@ -321,13 +321,28 @@ impl Head {
         self.series.get_mut(slot as usize).and_then(Option::as_mut)
     }
 
+    /// Returns the first slot of a live series with id `id`, if any.
+    pub(crate) fn by_id_first(&self, id: u64) -> Option<u32> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// Returns whether several live label sets share id `id`.
+    pub(crate) fn has_collisions(&self, id: u64) -> bool {
+        !self.collided.is_empty() && self.collided.contains_key(&id)
+    }
+
     /// Returns the slots of live series with id `id` (usually zero or one).
     fn slots_of(&self, id: u64) -> impl Iterator<Item = u32> + '_ {
+        let more = if self.collided.is_empty() {
+            None
+        } else {
+            self.collided.get(&id)
+        };
         self.by_id
             .get(&id)
             .copied()
             .into_iter()
-            .chain(self.collided.get(&id).into_iter().flatten().copied())
+            .chain(more.into_iter().flatten().copied())
     }
 
     /// Returns the slot of the live series with these canonical labels and id.

@@ -129,6 +129,10 @@ pub struct LogStats {
     pub bytes: u64,
     /// Writes that failed.
     pub failures: u64,
+    /// Synced writes that first waited for announced appends (cross-group group commit).
+    pub lingers: u64,
+    /// Of those, waits that ended at the time limit.
+    pub linger_timeouts: u64,
 }
 
 /// The node's Raft log store, shared by all groups.
@@ -184,6 +188,15 @@ fn index_of(group: GroupId, key: &[u8]) -> Result<Option<u64>, Error> {
 impl RaftLog {
     /// Opens the log over `db` and starts the writer thread.
     pub fn open(db: Arc<Db>) -> Result<Arc<RaftLog>, Error> {
+        Self::open_with_linger(db, writer::LINGER)
+    }
+
+    /// Like [`RaftLog::open`], with the longest wait for announced appends before a synced
+    /// write (see [`RaftLog::announce_appends`]).
+    pub fn open_with_linger(
+        db: Arc<Db>,
+        linger: std::time::Duration,
+    ) -> Result<Arc<RaftLog>, Error> {
         cf(db.raw(), StateCf::Log)?;
         cf(db.raw(), StateCf::State)?;
         let (tx, rx) = mpsc::channel();
@@ -193,7 +206,7 @@ impl RaftLog {
             let counters = Arc::clone(&counters);
             std::thread::Builder::new()
                 .name("strata-raftlog-writer".into())
-                .spawn(move || writer::run(db, rx, counters))
+                .spawn(move || writer::run(db, rx, counters, linger))
                 .map_err(|e| Error::Write(format!("spawn log writer: {e}")))?
         };
         Ok(Arc::new(RaftLog {
@@ -206,12 +219,16 @@ impl RaftLog {
     }
 
     fn submit(&self, ops: Vec<Op>, sync: bool, entries: u64, done: Completion) {
-        let req = Request {
+        self.submit_request(Request {
             ops,
             sync,
             entries,
+            slot: None,
             done,
-        };
+        });
+    }
+
+    fn submit_request(&self, req: Request) {
         let sent = match self.tx.lock() {
             Ok(guard) => match guard.as_ref() {
                 Some(tx) => tx.send(req).map_err(|e| e.0),
@@ -228,6 +245,14 @@ impl RaftLog {
     /// disk. Entries at existing indexes are overwritten.
     pub fn append(&self, group: GroupId, entries: Vec<(u64, Vec<u8>)>, done: Completion) {
         let n = entries.len() as u64;
+        let slot = group.0 as usize % writer::ANNOUNCE_SLOTS;
+        // Off the announced count before queueing: the writer may then miss this append for
+        // its current write, but never waits for one already queued.
+        let _ = self.counters.announced.0[slot].fetch_update(
+            Ordering::AcqRel,
+            Ordering::Acquire,
+            |a| Some(a.saturating_sub(n)),
+        );
         let ops = entries
             .into_iter()
             .map(|(i, value)| Op::Put {
@@ -236,7 +261,23 @@ impl RaftLog {
                 value,
             })
             .collect();
-        self.submit(ops, true, n, done);
+        self.submit_request(Request {
+            ops,
+            sync: true,
+            entries: n,
+            slot: Some(slot),
+            done,
+        });
+    }
+
+    /// Announces one append about to be proposed in each of `groups` (the shard batches of a
+    /// write request), so that the writer waits for them and gives them one fsync (see
+    /// `raftlog/writer.rs`).
+    pub fn announce_appends(&self, groups: impl IntoIterator<Item = GroupId>) {
+        for g in groups {
+            self.counters.announced.0[g.0 as usize % writer::ANNOUNCE_SLOTS]
+                .fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Deletes `group`'s entries at indexes `>= since`, synced, in one batch.
@@ -401,6 +442,8 @@ impl RaftLog {
             fsyncs: c.fsyncs.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             failures: c.failures.load(Ordering::Relaxed),
+            lingers: c.lingers.load(Ordering::Relaxed),
+            linger_timeouts: c.linger_timeouts.load(Ordering::Relaxed),
         }
     }
 

@@ -34,6 +34,7 @@ impl Head {
         registry: &mut RegistryLookup<'_>,
     ) -> Result<WriteOutcome> {
         let mut out = WriteOutcome::default();
+        self.warm_up(batch);
         let mut result = Ok(());
         batch.for_each_series(|s| {
             if result.is_ok() {
@@ -44,6 +45,20 @@ impl Head {
         self.scalars.applied = index;
         self.maybe_evict_idle();
         Ok(out)
+    }
+
+    /// Reads, for every series of `batch` named by a slot hint, its head state and the last
+    /// byte of its open chunk, before the batch is applied. These loads do not depend on one
+    /// another, so the processor overlaps their cache misses; applied series by series, each
+    /// append waited for its own (the open chunks of a busy shard do not fit in the caches).
+    fn warm_up(&self, batch: &ShardBatch) {
+        let mut sum = 0u64;
+        batch.for_each_series(|s| {
+            if let Some(h) = s.slot_hint.and_then(|i| self.get(i)) {
+                sum = sum.wrapping_add(u64::from(h.open.bytes().last().copied().unwrap_or(0)));
+            }
+        });
+        std::hint::black_box(sum);
     }
 
     fn apply_series(
@@ -177,19 +192,47 @@ impl Head {
     /// resolves it to the same label set whether the series is then still in the head, retired
     /// or only in the registry.
     pub(crate) fn reference_known_series(&self, batch: &ShardBatch) -> Option<ShardBatch> {
+        // In phases over the whole batch rather than series by series: each phase's loads are
+        // independent of one another, so the processor overlaps their cache misses (the head
+        // of a busy shard is larger than the caches, and these lookups were ≈ 10% of the
+        // server's CPU when done one series at a time).
+        let series = batch.series();
+        // 1. The first live slot of each id (the id map is small and stays cached).
+        let first: Vec<Option<u32>> = series
+            .iter()
+            .map(|s| match s.reference {
+                Some(_) => None,
+                None => self.by_id_first(s.id.0),
+            })
+            .collect();
+        // 2. The head series there: their labels and refs (one miss each, overlapped).
+        let found: Vec<Option<(&[u8], u8)>> = first
+            .iter()
+            .map(|slot| {
+                slot.and_then(|i| self.get(i))
+                    .map(|h| (&*h.labels, h.r.ord))
+            })
+            .collect();
+        // 3. Compare labels; ids shared by several label sets take the full lookup.
         let mut refs = 0usize;
         let mut b = ShardBatchBuilder::with_base(batch.base_time(), batch.as_bytes().len() / 3);
-        batch.for_each_series(|s| {
-            let r = match s.reference {
-                Some(_) => None,
-                None => self.find(s.id.0, s.labels).and_then(|slot| {
-                    let h = self.get(slot)?;
-                    Some((h.r.ord, Some(slot)))
-                }),
+        for ((s, slot), hit) in series.iter().zip(&first).zip(&found) {
+            let r = match (s.reference, slot, hit) {
+                (Some(_), _, _) => None,
+                (None, Some(slot), Some((labels, ord))) if *labels == s.labels => {
+                    Some((*ord, Some(*slot)))
+                }
+                (None, Some(_), _) if self.has_collisions(s.id.0) => {
+                    self.find(s.id.0, s.labels).and_then(|slot| {
+                        let h = self.get(slot)?;
+                        Some((h.r.ord, Some(slot)))
+                    })
+                }
+                _ => None,
             };
             refs += usize::from(r.is_some());
-            b.push_copy(&s, r);
-        });
+            b.push_copy(s, r);
+        }
         (refs > 0).then(|| b.finish())
     }
 

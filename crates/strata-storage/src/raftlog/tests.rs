@@ -1,4 +1,5 @@
 use std::sync::mpsc;
+use std::time::Duration;
 
 use super::*;
 use crate::StorageConfig;
@@ -152,4 +153,46 @@ fn compaction_drops_purged_entries_from_disk_once_past_the_threshold() {
     assert!(after < 16 * 65536, "{after}");
     assert_eq!(log.entries(a, 0, u64::MAX).unwrap().len(), 4);
     assert_eq!(log.entries(b, 0, u64::MAX).unwrap().len(), 4);
+}
+
+/// The shard batches of one write request, announced before they are proposed, share one fsync
+/// although their appends arrive apart.
+#[test]
+fn announced_appends_share_one_fsync() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), &StorageConfig::default()).unwrap();
+    // A wait far longer than the gap between the two appends below.
+    let log = RaftLog::open_with_linger(db, Duration::from_secs(30)).unwrap();
+    log.announce_appends([GroupId(1), GroupId(2)]);
+    let (tx, rx) = mpsc::channel();
+    for g in [1u32, 2] {
+        let tx = tx.clone();
+        log.append(
+            GroupId(g),
+            ents(0..1),
+            Box::new(move |r| tx.send(r).unwrap()),
+        );
+        // Without the wait, the writer would write and fsync group 1's append meanwhile.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rx.recv().unwrap().unwrap();
+    rx.recv().unwrap().unwrap();
+    let s = log.stats();
+    assert_eq!((s.writes, s.fsyncs, s.linger_timeouts), (1, 1, 0), "{s:?}");
+    assert_eq!(log.entries(GroupId(2), 0, 10).unwrap(), ents(0..1));
+}
+
+/// An announced append that never comes costs one bounded wait, which clears the counts.
+#[test]
+fn an_announcement_without_append_costs_one_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), &StorageConfig::default()).unwrap();
+    let log = RaftLog::open_with_linger(db, Duration::from_millis(5)).unwrap();
+    log.announce_appends([GroupId(1), GroupId(2)]);
+    wait(|d| log.append(GroupId(1), ents(0..1), d)).unwrap();
+    let s = log.stats();
+    assert_eq!((s.fsyncs, s.lingers, s.linger_timeouts), (1, 1, 1), "{s:?}");
+    wait(|d| log.append(GroupId(1), ents(1..2), d)).unwrap();
+    let s = log.stats();
+    assert_eq!((s.fsyncs, s.lingers, s.linger_timeouts), (2, 1, 1), "{s:?}");
 }

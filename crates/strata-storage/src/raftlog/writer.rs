@@ -10,10 +10,23 @@
 //!
 //! Requests are applied in the order they were queued, so a truncate or purge queued after an
 //! append never overtakes it.
+//!
+//! Across groups, a remote write request becomes one entry per shard, proposed together, whose
+//! appends reach this thread moments apart (each group's Raft task runs when a runtime worker
+//! is free): without help the first would be written and fsynced alone and the others wait for
+//! the next fsync. So the write path announces its proposals per group
+//! ([`super::RaftLog::announce_appends`]) and each append takes its entries off its group's
+//! count before it is queued. Before a synced write the thread waits (at most [`LINGER`]) while
+//! a group that has announced appends has none in the batch yet; a group already in the batch
+//! is not waited for, since openraft submits a group's next append only after its previous one
+//! is on disk. Groups share [`ANNOUNCE_SLOTS`] counters by index modulo, which only makes the
+//! wait less precise. An announcement that never turns into an append (a failed proposal)
+//! costs one wait: a wait that times out clears the counts.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant};
 
 use rocksdb::{WriteBatch, WriteOptions};
 
@@ -24,6 +37,12 @@ use crate::db::Db;
 pub(super) const MAX_BATCH_REQUESTS: usize = 4096;
 /// Most payload bytes merged into one write (a single larger request is still written alone).
 pub(super) const MAX_BATCH_BYTES: usize = 64 << 20;
+
+/// Longest wait for announced appends before a synced write.
+pub(super) const LINGER: Duration = Duration::from_micros(1000);
+
+/// Counters of announced appends, shared by groups modulo this number.
+pub(super) const ANNOUNCE_SLOTS: usize = 64;
 
 /// Runs once the request's write is on disk (or failed).
 pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send + 'static>;
@@ -61,6 +80,8 @@ pub(super) struct Request {
     pub(super) sync: bool,
     /// Log entries carried (for statistics only).
     pub(super) entries: u64,
+    /// The announce slot of the group an append is for; `None` for other requests.
+    pub(super) slot: Option<usize>,
     pub(super) done: Completion,
 }
 
@@ -73,10 +94,25 @@ pub(super) struct Counters {
     pub(super) fsyncs: AtomicU64,
     pub(super) bytes: AtomicU64,
     pub(super) failures: AtomicU64,
+    /// Per group slot: appends announced by the write path and not yet queued (module docs).
+    pub(super) announced: Announced,
+    /// Synced writes that waited for announced appends, and how many of those waits timed out.
+    pub(super) lingers: AtomicU64,
+    pub(super) linger_timeouts: AtomicU64,
+}
+
+/// The per-slot counts of announced appends.
+#[derive(Debug)]
+pub(super) struct Announced(pub(super) [AtomicU64; ANNOUNCE_SLOTS]);
+
+impl Default for Announced {
+    fn default() -> Self {
+        Announced(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
 }
 
 /// Runs the writer loop until every sender is dropped.
-pub(super) fn run(db: Arc<Db>, rx: Receiver<Request>, counters: Arc<Counters>) {
+pub(super) fn run(db: Arc<Db>, rx: Receiver<Request>, counters: Arc<Counters>, linger: Duration) {
     let mut pending: Option<Request> = None;
     loop {
         let first = match pending.take() {
@@ -88,18 +124,39 @@ pub(super) fn run(db: Arc<Db>, rx: Receiver<Request>, counters: Arc<Counters>) {
         };
         let mut bytes: usize = first.ops.iter().map(Op::bytes).sum();
         let mut requests = vec![first];
-        while requests.len() < MAX_BATCH_REQUESTS && bytes < MAX_BATCH_BYTES {
+        let mut take = |r: Request, requests: &mut Vec<Request>, pending: &mut Option<Request>| {
+            let b: usize = r.ops.iter().map(Op::bytes).sum();
+            if bytes + b > MAX_BATCH_BYTES {
+                *pending = Some(r);
+                return false;
+            }
+            bytes += b;
+            requests.push(r);
+            requests.len() < MAX_BATCH_REQUESTS && bytes < MAX_BATCH_BYTES
+        };
+        let mut room = true;
+        while room {
             match rx.try_recv() {
-                Ok(r) => {
-                    let b: usize = r.ops.iter().map(Op::bytes).sum();
-                    if bytes + b > MAX_BATCH_BYTES {
-                        pending = Some(r);
+                Ok(r) => room = take(r, &mut requests, &mut pending),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        if room && requests.iter().any(|r| r.sync) && awaited(&counters, &requests) {
+            counters.lingers.fetch_add(1, Ordering::Relaxed);
+            let deadline = Instant::now() + linger;
+            while room && awaited(&counters, &requests) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(r) => room = take(r, &mut requests, &mut pending),
+                    Err(RecvTimeoutError::Timeout) => {
+                        counters.linger_timeouts.fetch_add(1, Ordering::Relaxed);
+                        for a in &counters.announced.0 {
+                            a.store(0, Ordering::Release);
+                        }
                         break;
                     }
-                    bytes += b;
-                    requests.push(r);
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
         let result = write_requests(&db, &mut requests);
@@ -122,6 +179,22 @@ pub(super) fn run(db: Arc<Db>, rx: Receiver<Request>, counters: Arc<Counters>) {
             (r.done)(result.clone());
         }
     }
+}
+
+/// Returns whether a group slot has announced appends and no append in `requests` yet.
+fn awaited(counters: &Counters, requests: &[Request]) -> bool {
+    let mut present = [false; ANNOUNCE_SLOTS];
+    for r in requests {
+        if let Some(s) = r.slot {
+            present[s % ANNOUNCE_SLOTS] = true;
+        }
+    }
+    counters
+        .announced
+        .0
+        .iter()
+        .zip(present)
+        .any(|(a, p)| !p && a.load(Ordering::Acquire) > 0)
 }
 
 fn write_requests(db: &Db, requests: &mut [Request]) -> Result<(), Error> {
