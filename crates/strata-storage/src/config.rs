@@ -192,5 +192,16 @@ mod tests {
             ..StorageConfig::default()
         };
         assert!(c.validate().is_err());
+        // The cap on all memtables cannot be below one column family's memtable.
+        let c = StorageConfig {
+            total_write_buffer_size: 8 << 20,
+            ..StorageConfig::default()
+        };
+        assert!(c.validate().is_err());
+        let c = StorageConfig {
+            log_write_buffer_size: 4 << 10,
+            ..StorageConfig::default()
+        };
+        assert!(c.validate().is_err());
     }
 }
