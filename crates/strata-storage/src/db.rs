@@ -90,7 +90,7 @@ impl Db {
         // WAL file (and so every purged Raft log entry) alive.
         opts.set_max_total_wal_size(128 << 20);
         opts.set_db_write_buffer_size(
-            usize::try_from(config.total_write_buffer_size).unwrap_or(128 << 20),
+            usize::try_from(config.total_write_buffer_size).unwrap_or(64 << 20),
         );
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(i32::try_from(config.max_background_jobs).unwrap_or(2));
@@ -247,7 +247,7 @@ fn cf_options(name: &str, config: &StorageConfig, cache: &Cache) -> Result<Optio
             .map_err(Error::rocks("options"))?,
         _ => Options::default(),
     };
-    o.set_write_buffer_size(usize::try_from(config.write_buffer_size).unwrap_or(64 << 20));
+    o.set_write_buffer_size(usize::try_from(config.write_buffer_size).unwrap_or(16 << 20));
     o.set_level_compaction_dynamic_level_bytes(true);
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
