@@ -17,9 +17,9 @@
 //! the next fsync. So the write path announces its proposals per group
 //! ([`super::RaftLog::announce_appends`]) and each append takes its entries off its group's
 //! count before it is queued. Before a synced write the thread waits (at most [`LINGER`]) while
-//! a group that has announced appends has none in the batch yet; a group already in the batch
-//! is not waited for, since openraft submits a group's next append only after its previous one
-//! is on disk. Groups share [`ANNOUNCE_SLOTS`] counters by index modulo, which only makes the
+//! a group that has announced appends has none in the batch yet. A group already in the batch
+//! is not waited for: a further append of it may be held by its Raft task until the one in the
+//! batch is on disk, and waiting for it would only run into the time limit. Groups share [`ANNOUNCE_SLOTS`] counters by index modulo, which only makes the
 //! wait less precise. An announcement that never turns into an append (a failed proposal)
 //! costs one wait: a wait that times out clears the counts.
 
