@@ -175,3 +175,86 @@ fn snapshot_installs_into_another_node_and_replays_on_top() {
     assert!(Shard::install_snapshot(db, ShardId(3), config, &mut &b"junk"[..]).is_err());
     drop(dir);
 }
+
+mod schedules {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One step of a node's life: apply the next entry, flush, flush twice (idle series get
+    /// their head records compacted), or crash, restart and replay the log after the durable
+    /// index.
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Apply,
+        Flush,
+        IdleFlush,
+        Crash,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => Just(Step::Apply),
+            2 => Just(Step::Flush),
+            1 => Just(Step::IdleFlush),
+            1 => Just(Step::Crash),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        /// Whatever the order of applies, flushes (segments cut from the open chunks at any
+        /// point, chunk cuts, compacted idle heads) and crashes, the restarted shard holds
+        /// exactly the samples of a shard that never stopped, and then behaves the same.
+        #[test]
+        fn any_schedule_of_flushes_and_crashes_loses_nothing(
+            steps in proptest::collection::vec(step(), 1..60),
+        ) {
+            // Open chunks spanning several entries, so that flushes cut several segments
+            // from one chunk before it is cut.
+            let config = StorageConfig {
+                chunk_max_samples: 100,
+                ..small_config()
+            };
+            let reference = Fixture::new(config.clone());
+            let mut f = Fixture::new(config);
+            let mut last = 0u64;
+            for s in steps {
+                match s {
+                    Step::Apply => {
+                        last += 1;
+                        let b = entry(last);
+                        prop_assert_eq!(
+                            f.shard.apply(last, &b).unwrap(),
+                            reference.shard.apply(last, &b).unwrap()
+                        );
+                    }
+                    Step::Flush => f.shard.flush().unwrap(),
+                    Step::IdleFlush => {
+                        f.shard.flush().unwrap();
+                        f.shard.flush().unwrap();
+                    }
+                    Step::Crash => {
+                        f = f.crash_and_reopen();
+                        // The Raft log's replay: entries after the durable index.
+                        for i in f.shard.durable_index() + 1..=last {
+                            f.shard.apply(i, &entry(i)).unwrap();
+                        }
+                        prop_assert_eq!(snapshot(&f.shard), snapshot(&reference.shard));
+                    }
+                }
+            }
+            prop_assert_eq!(snapshot(&f.shard), snapshot(&reference.shard));
+            for i in last + 1..=last + 10 {
+                prop_assert_eq!(
+                    f.shard.apply(i, &entry(i)).unwrap(),
+                    reference.shard.apply(i, &entry(i)).unwrap()
+                );
+            }
+            f.shard.flush().unwrap();
+            let f = f.crash_and_reopen();
+            prop_assert_eq!(snapshot(&f.shard), snapshot(&reference.shard));
+        }
+    }
+}
