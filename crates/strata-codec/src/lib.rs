@@ -13,6 +13,10 @@
 //!   sample) and decodes a block at a time in branch-free loops. [`Chunk::encode`] tries the
 //!   candidates and keeps the smallest.
 //!
+//! The head persists its open chunk between cuts as *runs* ([`XorRun`]): the bits the chunk
+//! gained since a [`XorMark`], taken as they are; [`XorAppender::append_run`] rebuilds the
+//! identical appender from them.
+//!
 //! Invariants:
 //! - every encoding is lossless: timestamps and the exact `f64` bits (NaN payloads such as
 //!   Prometheus' staleness marker, ±Inf, -0.0, subnormals) come back unchanged;
