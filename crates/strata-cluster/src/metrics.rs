@@ -136,6 +136,14 @@ impl Collector for NodeCollector {
         )?;
         per_shard(
             &mut enc,
+            "strata_storage_unflushed_bytes",
+            "Bytes of Raft entries applied since the shard's last flush (flush-log-bytes bounds it).",
+            Gauge,
+            sh,
+            |s| s.engine.unflushed_bytes,
+        )?;
+        per_shard(
+            &mut enc,
             "strata_storage_samples_appended",
             "Samples appended to the head (replays included).",
             Counter,

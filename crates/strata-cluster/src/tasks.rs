@@ -17,14 +17,21 @@ use crate::node::Node;
 /// Spawns every background task of `node`.
 pub(crate) fn spawn_all(node: &Node) -> Vec<JoinHandle<()>> {
     let flush_every = node.inner.config.storage.flush_interval;
+    let flush_bytes = node.inner.config.storage.flush_log_bytes;
     let n = node.inner.groups.len().max(1) as u32;
     let mut handles = Vec::new();
     for (i, g) in node.inner.groups.iter().enumerate() {
         // Stagger the shards so that their flushes do not all hit the disk at once.
         let offset = flush_every / n * i as u32;
         handles.push(tokio::spawn(
-            flush_loop(g.clone(), flush_every, offset, node.shutdown_signal())
-                .instrument(tracing::info_span!("flush", shard = g.id().0)),
+            flush_loop(
+                g.clone(),
+                flush_every,
+                offset,
+                flush_bytes,
+                node.shutdown_signal(),
+            )
+            .instrument(tracing::info_span!("flush", shard = g.id().0)),
         ));
     }
     handles.push(tokio::spawn(
@@ -66,14 +73,34 @@ impl Ticks {
     }
 }
 
+/// How often the flush task looks at a shard's unflushed bytes.
+const FLUSH_CHECK: Duration = Duration::from_secs(1);
+
+/// Flushes the shard every `every` (the first time after `every + offset`), and early whenever
+/// the entries applied since its last flush reach `max_bytes`.
 async fn flush_loop(
     group: ShardGroup,
     every: Duration,
     offset: Duration,
+    max_bytes: u64,
     stop: watch::Receiver<bool>,
 ) {
-    let mut ticks = Ticks::new(every + offset, every, stop);
+    let check = every.min(FLUSH_CHECK);
+    let mut ticks = Ticks::new(check, check, stop);
+    let mut due = Instant::now() + every + offset;
     while ticks.next().await {
+        let now = Instant::now();
+        let big = group.shard().unflushed_bytes() >= max_bytes;
+        if now < due && !big {
+            continue;
+        }
+        if big && now < due {
+            tracing::debug!(
+                unflushed_bytes = group.shard().unflushed_bytes(),
+                "flushing early: unflushed entries reached flush-log-bytes"
+            );
+        }
+        due = now + every;
         // Building a snapshot flushes the shard; openraft then purges the log up to it.
         if let Err(e) = group.trigger_flush().await {
             tracing::warn!(error = %e, "flush trigger failed; stopping the flush task");

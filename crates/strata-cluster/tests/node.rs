@@ -215,3 +215,34 @@ async fn purges_the_log_after_the_periodic_flush() {
     assert!(s.engine.durable_index > applied);
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushes_early_once_unflushed_entries_reach_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), 1);
+    // The interval never comes during the test: only the size limit can flush.
+    c.storage.flush_interval = Duration::from_secs(3_600);
+    c.storage.flush_log_bytes = 64 << 10;
+    let node = Node::start(c).await.unwrap();
+    let t0 = base_ms();
+    for k in 0..20 {
+        node.write(request(&node, 200, t0 + k * 10_000, 10))
+            .await
+            .unwrap();
+    }
+    assert_eq!(node.stats().shards[0].engine.durable_index, 0);
+    // The flush task looks every second; without the size limit nothing would flush for an
+    // hour, so the bound turns a missing early flush into a failure instead of a hang.
+    let mut rx = node.registry().all()[0].raft().metrics();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while rx.borrow().purged.map(|l| l.index).unwrap_or(0) == 0 {
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("no early flush within 30 s");
+    let s = &node.stats().shards[0];
+    assert!(s.engine.durable_index > 0, "{s:?}");
+    assert!(s.engine.unflushed_bytes < 64 << 10, "{s:?}");
+    node.shutdown().await.unwrap();
+}

@@ -39,6 +39,12 @@ pub struct StorageConfig {
     /// Bounds the Raft log that a restart replays. Default `1m`.
     #[serde(with = "units::duration")]
     pub flush_interval: Duration,
+    /// A shard is flushed before its interval is up once the Raft entries applied since its
+    /// last flush reach this size. Default `64MiB` (≈ 3 M samples in the compact entry form):
+    /// bounds what the head holds unflushed, the Raft log kept, and the replay after a crash
+    /// when samples arrive much faster than in real time (a sender catching up on a backlog).
+    #[serde(with = "units::size")]
+    pub flush_log_bytes: u64,
     /// A head series that received no sample for this long (measured against the shard's newest
     /// sample time) leaves memory. Must exceed the out-of-order window. Default `1h`.
     #[serde(with = "units::duration")]
@@ -77,6 +83,7 @@ impl Default for StorageConfig {
             chunk_max_range: Duration::from_secs(2 * 3_600),
             chunk_max_bytes: 16 << 10,
             flush_interval: Duration::from_secs(60),
+            flush_log_bytes: 64 << 20,
             head_idle_timeout: Duration::from_secs(3_600),
             block_cache_size: 256 << 20,
             write_buffer_size: 16 << 20,
@@ -109,6 +116,9 @@ impl StorageConfig {
         }
         if ms(self.flush_interval) == 0 {
             return bad("flush-interval must be positive".into());
+        }
+        if self.flush_log_bytes < (64 << 10) {
+            return bad("flush-log-bytes must be at least 64KiB".into());
         }
         if self.head_idle_timeout <= self.out_of_order_window {
             return bad("head-idle-timeout must exceed out-of-order-window".into());

@@ -67,6 +67,8 @@ pub struct ShardStats {
     pub applied_index: u64,
     /// Raft log index up to which everything is durable in RocksDB.
     pub durable_index: u64,
+    /// Bytes of the entries applied since the last flush ([`Shard::unflushed_bytes`]).
+    pub unflushed_bytes: u64,
     /// Time partitions with data on disk.
     pub partitions: u64,
 }
@@ -96,6 +98,9 @@ pub struct Shard {
     poisoned: AtomicBool,
     durable: AtomicU64,
     applied: AtomicU64,
+    /// Bytes of entries applied since the shard opened, and their value at the last flush.
+    applied_bytes: AtomicU64,
+    flushed_bytes: AtomicU64,
     flushed: FlushCounters,
 }
 
@@ -121,6 +126,15 @@ impl Shard {
         self.applied.load(Ordering::Acquire)
     }
 
+    /// Returns the bytes of the entries applied since the last flush: what a restart would
+    /// replay from the Raft log, and roughly what the head holds that is not on disk yet. The
+    /// owner flushes early when it reaches `StorageConfig::flush_log_bytes`.
+    pub fn unflushed_bytes(&self) -> u64 {
+        self.applied_bytes
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.flushed_bytes.load(Ordering::Relaxed))
+    }
+
     /// Applies the entry at `index` to the head (memory only; see [`Shard::flush`]). Entries at
     /// or below the applied index are ignored, so replays are idempotent. Deterministic: every
     /// replica applying the same entries reaches the same state and outcome.
@@ -133,6 +147,8 @@ impl Shard {
         let mut registry = |id: SeriesId| self.registry_lookup(id);
         let result = head.apply_batch(index, batch, &mut registry);
         self.applied.store(head.scalars.applied, Ordering::Release);
+        self.applied_bytes
+            .fetch_add(batch.as_bytes().len() as u64, Ordering::Relaxed);
         if result.is_err() {
             // The head may hold part of the entry: its state is undefined from here on.
             self.poison();
@@ -184,6 +200,7 @@ impl Shard {
             flushes: self.flushed.flushes.load(Ordering::Relaxed),
             applied_index: head.scalars.applied,
             durable_index: self.durable_index(),
+            unflushed_bytes: self.unflushed_bytes(),
             partitions,
         }
     }

@@ -59,6 +59,10 @@ pub(crate) struct DataArgs {
     /// How often each shard persists its head to RocksDB so the Raft log can be purged.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, env = "STRATA_FLUSH_INTERVAL")]
     pub(crate) flush_interval: Duration,
+    /// A shard flushes before its interval once the Raft entries applied since its last flush
+    /// reach this size (bounds memory, log and crash replay when a sender catches up), e.g. 64MiB.
+    #[arg(long, default_value = "64MiB", value_parser = parse_size, env = "STRATA_FLUSH_LOG_BYTES")]
+    pub(crate) flush_log_bytes: ByteSize,
 }
 
 /// Cluster shape.

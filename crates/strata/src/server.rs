@@ -25,6 +25,7 @@ pub(crate) fn node_config(args: &ServerArgs) -> NodeConfig {
     c.storage.retention = args.data.retention;
     c.storage.out_of_order_window = args.data.out_of_order_window;
     c.storage.flush_interval = args.data.flush_interval;
+    c.storage.flush_log_bytes = args.data.flush_log_bytes.0;
     c
 }
 

@@ -33,10 +33,11 @@ impl Shard {
     pub fn flush(&self) -> Result<()> {
         self.check_poisoned()?;
         let _serial = self.lock_flush()?;
-        let plan = {
+        let (plan, bytes_mark) = {
             let mut head = self.write_head()?;
             match head.plan_flush() {
-                Ok(p) => p,
+                // Entries are applied under the head lock: the mark covers exactly the plan.
+                Ok(p) => (p, self.applied_bytes.load(Ordering::Relaxed)),
                 Err(e) => {
                     self.poison();
                     return Err(e);
@@ -44,6 +45,7 @@ impl Shard {
             }
         };
         if plan.series.is_empty() && plan.scalars.applied == self.durable_index() {
+            self.flushed_bytes.store(bytes_mark, Ordering::Relaxed);
             self.compact_idle_heads(&HashSet::new())?;
             return Ok(());
         }
@@ -60,6 +62,7 @@ impl Shard {
             self.write_partitions()?
                 .extend(written.partitions.iter().copied());
             self.durable.store(plan.scalars.applied, Ordering::Release);
+            self.flushed_bytes.store(bytes_mark, Ordering::Relaxed);
         }
         let f = &self.flushed;
         f.chunks.fetch_add(written.chunks, Ordering::Relaxed);

@@ -61,6 +61,8 @@ impl Shard {
             poisoned: AtomicBool::new(false),
             durable: AtomicU64::new(scalars.applied),
             applied: AtomicU64::new(scalars.applied),
+            applied_bytes: AtomicU64::new(0),
+            flushed_bytes: AtomicU64::new(0),
             flushed: FlushCounters::default(),
         })
     }
