@@ -142,6 +142,21 @@ proptest! {
         prop_assert_eq!(back.iter().seek(t).map(|(t, v)| (t, v.to_bits())), want);
     }
 
+    /// Recoding an open chunk gives exactly what encoding its samples gives.
+    #[test]
+    fn recoding_an_xor_chunk_equals_encoding_its_samples(
+        samples in prop_oneof![series(300), shaped_series(300), decimal_series(300)],
+    ) {
+        let mut a = XorAppender::new();
+        for &(t, v) in &samples {
+            a.append(t, v);
+        }
+        let c = Chunk::from_xor(a.bytes().to_vec()).unwrap();
+        let recoded = c.recoded().unwrap();
+        prop_assert_eq!(recoded.to_bytes(), Chunk::encode(&samples).to_bytes());
+        prop_assert_eq!(recoded.recoded().unwrap(), recoded);
+    }
+
     #[test]
     fn xor_round_trips_bit_exact(samples in series(300)) {
         let mut a = XorAppender::new();

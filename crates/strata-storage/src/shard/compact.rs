@@ -168,13 +168,7 @@ impl Shard {
 
 /// Re-encodes an open chunk's XOR bytes as a compacted head record value.
 fn compact_value(xor: Vec<u8>) -> std::result::Result<Vec<u8>, strata_codec::Error> {
-    let open = Chunk::from_xor(xor)?;
-    let mut it = open.iter();
-    let samples: Vec<(i64, f64)> = it.by_ref().collect();
-    if let Some(e) = it.error() {
-        return Err(e.clone());
-    }
-    let chunk = Chunk::try_encode(&samples)?;
+    let chunk = Chunk::from_xor(xor)?.recoded()?;
     let mut value = Vec::with_capacity(2 + chunk.size_bytes());
     value.extend_from_slice(&COMPACT_SEGMENT_TAG);
     value.extend_from_slice(&chunk.to_bytes());

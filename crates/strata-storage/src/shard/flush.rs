@@ -199,15 +199,7 @@ impl Shard {
         if c.ooo_seq.is_some() {
             return Ok(c.chunk.to_bytes());
         }
-        let mut it = c.chunk.iter();
-        let samples: Vec<(i64, f64)> = it.by_ref().collect();
-        if let Some(e) = it.error() {
-            return Err(Error::Codec {
-                shard: self.id,
-                detail: e.to_string(),
-            });
-        }
-        let chunk = Chunk::try_encode(&samples).map_err(|e| Error::Codec {
+        let chunk = c.chunk.recoded().map_err(|e| Error::Codec {
             shard: self.id,
             detail: e.to_string(),
         })?;
