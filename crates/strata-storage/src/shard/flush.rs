@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
 
 use rocksdb::WriteBatch;
-use strata_codec::Chunk;
 
 use super::Shard;
 use crate::db::{CF_CHUNKS, CF_HEAD, CF_META, CF_POSTINGS, CF_SERIES};
