@@ -100,12 +100,22 @@ impl Chunk {
             _ => (0, 0),
         };
         let xor = Chunk::encode_xor(samples)?;
-        let mut best = xor;
+        Ok(Chunk::packed_if_smaller(samples, min_time, max_time, xor))
+    }
+
+    /// Returns the `Packed` encoding of `samples` when it is smaller than `xor` (their XOR
+    /// chunk), else `xor`.
+    fn packed_if_smaller(
+        samples: &[(i64, f64)],
+        min_time: i64,
+        max_time: i64,
+        xor: Chunk,
+    ) -> Chunk {
         if samples.len() >= 2
             && let Some(p) = packed::encode(samples)
-            && p.len() < best.data.len()
+            && p.len() < xor.data.len()
         {
-            best = Chunk {
+            return Chunk {
                 encoding: Encoding::Packed,
                 data: p,
                 min_time,
@@ -113,7 +123,7 @@ impl Chunk {
                 num_samples: samples.len(),
             };
         }
-        Ok(best)
+        xor
     }
 
     /// Returns this chunk in the smallest exact encoding, as [`Chunk::try_encode`] of its samples
@@ -128,19 +138,12 @@ impl Chunk {
         if self.encoding != Encoding::Xor {
             return Chunk::try_encode(&samples);
         }
-        if samples.len() >= 2
-            && let Some(p) = packed::encode(&samples)
-            && p.len() < self.data.len()
-        {
-            return Ok(Chunk {
-                encoding: Encoding::Packed,
-                data: p,
-                min_time: self.min_time,
-                max_time: self.max_time,
-                num_samples: samples.len(),
-            });
-        }
-        Ok(self.clone())
+        Ok(Chunk::packed_if_smaller(
+            &samples,
+            self.min_time,
+            self.max_time,
+            self.clone(),
+        ))
     }
 
     /// Encodes samples in Prometheus' XOR encoding only.

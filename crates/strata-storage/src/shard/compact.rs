@@ -70,12 +70,13 @@ pub(super) fn is_compacted_segment(v: &[u8]) -> bool {
     v.starts_with(&COMPACT_SEGMENT_TAG) && !v.starts_with(&RUN_SEGMENT_TAG)
 }
 
-/// One series to compact: its ref, open chunk start, last segment seq and open chunk bytes.
+/// One series to compact: its ref, open chunk start, last segment seq and a copy of its open
+/// chunk.
 struct Job {
     r: SeriesRef,
     mint: i64,
     last_seq: u32,
-    xor: Vec<u8>,
+    open: Chunk,
 }
 
 impl Shard {
@@ -112,7 +113,7 @@ impl Shard {
                     r: s.r,
                     mint,
                     last_seq,
-                    xor: s.open.bytes().to_vec(),
+                    open: s.open.to_chunk(),
                 });
             }
             for j in &jobs {
@@ -130,7 +131,7 @@ impl Shard {
         let mut batch = WriteBatch::default();
         let mut compacted = 0;
         for j in jobs {
-            let value = match compact_value(j.xor) {
+            let value = match compact_value(&j.open) {
                 Ok(v) => v,
                 Err(e) => {
                     // The segments on disk stay valid; only the space saving is lost.
@@ -166,9 +167,9 @@ impl Shard {
     }
 }
 
-/// Re-encodes an open chunk's XOR bytes as a compacted head record value.
-fn compact_value(xor: Vec<u8>) -> std::result::Result<Vec<u8>, strata_codec::Error> {
-    let chunk = Chunk::from_xor(xor)?.recoded()?;
+/// Re-encodes an open chunk as a compacted head record value.
+fn compact_value(open: &Chunk) -> std::result::Result<Vec<u8>, strata_codec::Error> {
+    let chunk = open.recoded()?;
     let mut value = Vec::with_capacity(2 + chunk.size_bytes());
     value.extend_from_slice(&COMPACT_SEGMENT_TAG);
     value.extend_from_slice(&chunk.to_bytes());
